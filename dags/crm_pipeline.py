@@ -1,0 +1,100 @@
+"""The walking-skeleton pipeline: every stage once, in order, on the tiny demo bank.
+
+Thin by design: each task calls one function of a stage package; imports happen inside
+tasks so parsing this file stays cheap.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+WAREHOUSE = "warehouse"
+CORE_BANKING = "core_banking"
+ENTITIES = ("customers", "accounts")
+
+RAW_ASSETS = {e: Asset(f"postgres://warehouse/raw/core_banking__{e}") for e in ENTITIES}
+MART_ASSET = Asset("postgres://warehouse/marts/mart_customer_balances")
+SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
+
+
+@dag(
+    dag_id="crm_pipeline",
+    description="Skeleton: demo source -> raw (COPY) -> dbt -> GX gate -> ML labels -> summary",
+    schedule=CronDataIntervalTimetable("0 3 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["pipeline", "skeleton"],
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1)},
+)
+def crm_pipeline():
+    @task
+    def prepare_demo_source() -> dict[str, int]:
+        """The skeleton's own tiny core-banking database (replaced by the demo bank)."""
+        from sources.tiny_bank import TinyBank
+        from warehouse.db import airflow_connection_url
+
+        return TinyBank().write(airflow_connection_url(CORE_BANKING))
+
+    def load_task(entity_name: str):
+        @task(task_id=f"load_core_banking__{entity_name}", outlets=[RAW_ASSETS[entity_name]])
+        def load(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+            from ingest.config import load_source
+            from ingest.loader import load_full
+            from warehouse.db import airflow_connection_url
+
+            entity = load_source(CORE_BANKING).entity(entity_name)
+            result = load_full(entity, airflow_connection_url(CORE_BANKING),
+                               airflow_connection_url(WAREHOUSE), data_interval_start,
+                               data_interval_end)
+            return {"batch_id": result.batch_id, "rows_loaded": result.rows_loaded,
+                    "rows_received": result.rows_received}
+
+        return load()
+
+    @task(outlets=[MART_ASSET])
+    def dbt_build() -> None:
+        from warehouse.db import airflow_connection_url
+        from warehouse.dbt import run_dbt
+        from warehouse.settings import get_settings
+
+        run_dbt(["build"], airflow_connection_url(WAREHOUSE), get_settings())
+
+    @task
+    def quality_gate(run_id=None) -> dict[str, object]:
+        from expectations.runner import run_gate
+        from warehouse.db import airflow_connection_url
+
+        result = run_gate("mart_customer_balances", airflow_connection_url(WAREHOUSE), run_id)
+        return {"success": result.success, "evaluated": result.evaluated}
+
+    @task(outlets=[SEGMENTS_ASSET])
+    def label_segments(data_interval_start=None) -> dict[str, object]:
+        from ml.segments import label_customers
+        from warehouse.db import airflow_connection_url
+
+        month = data_interval_start.date().replace(day=1)
+        run = label_customers(airflow_connection_url(WAREHOUSE), month)
+        return {"model_run_id": run.model_run_id, "segments": run.sizes}
+
+    @task
+    def summary(run_id=None) -> None:
+        from reports.summary import collect, record, render
+        from warehouse.db import airflow_connection_url
+
+        url = airflow_connection_url(WAREHOUSE)
+        built = collect(url)
+        record(url, run_id, "crm_pipeline", built)
+        print(render(built))  # noqa: T201 - the task log is where engineers read it
+
+    loads = [load_task(e) for e in ENTITIES]
+    prepare_demo_source() >> loads
+    gate = quality_gate()
+    loads >> dbt_build() >> gate
+    gate >> label_segments() >> summary()
+
+
+crm_pipeline()

@@ -1,0 +1,1 @@
+"""Reports stage: pipeline summaries now; scheduled HTML/PDF reports and delivery later."""

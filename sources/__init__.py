@@ -1,0 +1,1 @@
+"""Source systems: the demo bank that plays a bank's systems, and real-extract adapters."""

@@ -1,0 +1,1 @@
+"""Warehouse stage: settings, connections, the embedded Postgres, schemas and the CLI."""

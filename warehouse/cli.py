@@ -1,0 +1,236 @@
+"""The `crm` command: run the pipeline, manage the warehouse, start Airflow, diagnose."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Annotated, TypeVar
+
+import typer
+
+from warehouse.log import setup_logging
+from warehouse.settings import SETTINGS_DOC, Settings, SettingsError, get_settings
+
+app = typer.Typer(help="Bank customer-relationship warehouse: pipeline, warehouse and Airflow.",
+                  no_args_is_help=True, add_completion=False)
+warehouse_app = typer.Typer(help="The warehouse server (embedded unless WAREHOUSE_URL is set).",
+                            no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def friendly_errors(func: F) -> F:
+    """Known failures print one clear message instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # noqa: ANN202
+        from ingest.loader import ConfigError
+        from warehouse.airflow_runner import AirflowError
+        from warehouse.bootstrap import WarehouseNotReady
+        from warehouse.db import WarehouseUnavailable
+        from warehouse.embedded import EmbeddedPostgresError
+
+        known = (SettingsError, EmbeddedPostgresError, WarehouseUnavailable, WarehouseNotReady,
+                 AirflowError, ConfigError)
+        try:
+            return func(*args, **kwargs)
+        except known as exc:
+            _fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    return settings
+
+
+# --- crm warehouse ... ----------------------------------------------------------------
+
+
+@warehouse_app.command("start")
+@friendly_errors
+def warehouse_start() -> None:
+    """Start the embedded Postgres (reused if running), create databases, migrate."""
+    from warehouse.bootstrap import ensure_ready
+
+    settings = _settings()
+    ready = ensure_ready(settings)
+    if settings.embedded:
+        state = "started" if ready.started_server else "already running"
+        typer.echo(f"embedded Postgres {state} on 127.0.0.1:{settings.pg_port}")
+    else:
+        typer.echo("WAREHOUSE_URL is set: using that server, nothing started")
+    typer.echo(f"warehouse: {_redacted(settings.warehouse_url)}")
+
+
+@warehouse_app.command("stop")
+@friendly_errors
+def warehouse_stop() -> None:
+    """Stop the embedded Postgres cleanly."""
+    from warehouse.embedded import server_for
+
+    settings = _settings()
+    if not settings.embedded:
+        typer.echo("WAREHOUSE_URL is set: the warehouse is not managed here, nothing to stop")
+        return
+    stopped = server_for(settings).stop()
+    typer.echo("embedded Postgres stopped" if stopped else "embedded Postgres was not running")
+
+
+@warehouse_app.command("status")
+@friendly_errors
+def warehouse_status() -> None:
+    """Say whether the warehouse runs and where; exit 1 when it is down."""
+    from warehouse.db import can_connect
+    from warehouse.embedded import server_for
+
+    settings = _settings()
+    if settings.embedded:
+        status = server_for(settings).status()
+        typer.echo(f"embedded Postgres: {status.describe()}")
+        if not status.running:
+            raise typer.Exit(1)
+        return
+    problem = can_connect(settings.warehouse_url)
+    typer.echo(f"external warehouse {_redacted(settings.warehouse_url)}: "
+               f"{'reachable' if problem is None else problem}")
+    if problem:
+        raise typer.Exit(1)
+
+
+@warehouse_app.command("url")
+def warehouse_url(
+    database: Annotated[str | None, typer.Option(help="Another database on the server")] = None,
+    sqlalchemy: Annotated[bool, typer.Option(help="postgresql+psycopg:// form")] = False,
+) -> None:
+    """Print the warehouse connection URL (for psql, BI tools, notebooks)."""
+    from warehouse.settings import sqlalchemy_url, with_database
+
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+    url = with_database(settings.warehouse_url, database) if database else settings.warehouse_url
+    typer.echo(sqlalchemy_url(url) if sqlalchemy else url)
+
+
+# --- top-level commands ---------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def migrate() -> None:
+    """Create missing databases and apply pending schema migrations (idempotent)."""
+    from warehouse.bootstrap import ensure_ready
+
+    ready = ensure_ready(_settings())
+    typer.echo(f"databases created: {ready.created_databases or 'none'}; "
+               f"migrations applied: {ready.applied_migrations or 'none (up to date)'}")
+
+
+def _default_logical_date() -> str:
+    return (date.today() - timedelta(days=1)).isoformat()
+
+
+@app.command()
+@friendly_errors
+def run(
+    logical_date: Annotated[str | None, typer.Option(
+        "--date", help="Logical date of the run (YYYY-MM-DD); default yesterday")] = None,
+    dag_id: Annotated[str, typer.Option(help="DAG to run")] = "crm_pipeline",
+) -> None:
+    """Run the whole pipeline through Airflow (`airflow dags test`) and print what it built."""
+    from reports.summary import collect, render
+    from warehouse.airflow_runner import dags_test, migrate_metadata
+    from warehouse.bootstrap import ensure_ready
+
+    settings = _settings()
+    when = logical_date or _default_logical_date()
+    try:
+        date.fromisoformat(when)
+    except ValueError:
+        _fail(f"--date {when!r} is not a date (YYYY-MM-DD)")
+    typer.echo("1/3 warehouse: server, databases, migrations")
+    ensure_ready(settings)
+    typer.echo("2/3 Airflow metadata database")
+    migrate_metadata(settings)
+    typer.echo(f"3/3 running DAG {dag_id} for {when} (full log in {settings.logs_dir})")
+    result = dags_test(settings, dag_id, when, echo=typer.echo)
+    typer.echo(f"\nDAG {dag_id} succeeded in {result.seconds:.0f} s "
+               f"({len(result.tasks_done)} tasks).\n")
+    typer.echo(render(collect(settings.warehouse_url)))
+    typer.echo(_next_steps(settings, result.log_file))
+
+
+def _next_steps(settings: Settings, log_file: object) -> str:
+    return (
+        "\nWhere to look next:\n"
+        f"  psql \"{settings.warehouse_url}\"      (schemas raw, staging, marts, ml, ops)\n"
+        f"  crm airflow                              (Airflow UI on "
+        f"http://localhost:{settings.airflow_port})\n"
+        f"  {log_file}\n"
+        "  crm doctor                               (checks the set-up)"
+    )
+
+
+@app.command("airflow")
+@friendly_errors
+def airflow_cmd(
+    port: Annotated[int | None, typer.Option(help="UI port (default CRM_AIRFLOW_PORT)")] = None,
+) -> None:
+    """Start Airflow (api-server with UI, scheduler, dag-processor, triggerer) in foreground."""
+    from warehouse.airflow_runner import airflow_executable, migrate_metadata
+    from warehouse.bootstrap import ensure_ready
+
+    settings = _settings()
+    ensure_ready(settings)
+    migrate_metadata(settings)
+    env = settings.child_env({"AIRFLOW__API__HOST": "127.0.0.1"})
+    if port:
+        env["AIRFLOW__API__PORT"] = str(port)
+    typer.echo(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  (Ctrl-C stops it)")
+    os.execve(airflow_executable(), [airflow_executable(), "standalone"], env)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the environment and say what is wrong and how to fix it."""
+    from warehouse.doctor import render, run_checks
+
+    checks = run_checks()
+    typer.echo(render(checks))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """List every setting, its environment variable and its current value."""
+    typer.echo(f"{'variable':<38} {'default':<42} meaning")
+    for item in SETTINGS_DOC:
+        typer.echo(f"{item.name:<38} {item.default:<42} {item.help}")
+
+
+def _redacted(url: str) -> str:
+    from warehouse.db import redact
+
+    return redact(url)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
