@@ -47,11 +47,18 @@ def crm_pipeline():
             from warehouse.db import airflow_connection_url
 
             entity = load_source(CORE_BANKING).entity(entity_name)
-            result = load_full(entity, airflow_connection_url(CORE_BANKING),
-                               airflow_connection_url(WAREHOUSE), data_interval_start,
-                               data_interval_end)
-            return {"batch_id": result.batch_id, "rows_loaded": result.rows_loaded,
-                    "rows_received": result.rows_received}
+            result = load_full(
+                entity,
+                airflow_connection_url(CORE_BANKING),
+                airflow_connection_url(WAREHOUSE),
+                data_interval_start,
+                data_interval_end,
+            )
+            return {
+                "batch_id": result.batch_id,
+                "rows_loaded": result.rows_loaded,
+                "rows_received": result.rows_received,
+            }
 
         return load()
 

@@ -51,8 +51,11 @@ def _checkpoint_result(suite: Suite, url: str) -> dict[str, Any]:
         gx.ValidationDefinition(name=f"{suite.name}__validation", data=batch, suite=gx_suite)
     )
     checkpoint = context.checkpoints.add(
-        gx.Checkpoint(name=f"{suite.name}__checkpoint", validation_definitions=[validation],
-                      result_format="SUMMARY")
+        gx.Checkpoint(
+            name=f"{suite.name}__checkpoint",
+            validation_definitions=[validation],
+            result_format="SUMMARY",
+        )
     )
     return checkpoint.run().describe_dict()
 
@@ -63,9 +66,12 @@ def _expectation_label(item: dict[str, Any]) -> str:
     return f"{item.get('expectation_type')}({args})"
 
 
-def run_gate(suite_name: str, url: str, run_id: str, *, raise_on_failure: bool = True) -> GateResult:
+def run_gate(
+    suite: Suite | str, url: str, run_id: str, *, raise_on_failure: bool = True
+) -> GateResult:
     """Validate, store the result in ops.dq_results, and raise GateFailed on failure."""
-    suite = get_suite(suite_name)
+    if isinstance(suite, str):
+        suite = get_suite(suite)
     described = _checkpoint_result(suite, url)
     validation = described["validation_results"][0]
     failed = [_expectation_label(e) for e in validation["expectations"] if not e["success"]]
@@ -84,11 +90,25 @@ def run_gate(suite_name: str, url: str, run_id: str, *, raise_on_failure: bool =
             "insert into ops.dq_results (run_id, suite_name, target_table, success,"
             " evaluated_expectations, successful_expectations, failed_expectations, result)"
             " values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (run_id, result.suite, result.target, result.success, result.evaluated,
-             result.successful, result.failed, Jsonb(json.loads(json.dumps(described, default=str)))),
+            (
+                run_id,
+                result.suite,
+                result.target,
+                result.success,
+                result.evaluated,
+                result.successful,
+                result.failed,
+                Jsonb(json.loads(json.dumps(described, default=str))),
+            ),
         )
-    log.info("gate %s on %s: %s (%d/%d expectations met)", suite.name, suite.target,
-             "passed" if result.success else "FAILED", result.successful, result.evaluated)
+    log.info(
+        "gate %s on %s: %s (%d/%d expectations met)",
+        suite.name,
+        suite.target,
+        "passed" if result.success else "FAILED",
+        result.successful,
+        result.evaluated,
+    )
     if not result.success and raise_on_failure:
         raise GateFailed(
             f"quality gate {suite.name} failed on {suite.target}: " + "; ".join(failed)

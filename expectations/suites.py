@@ -42,8 +42,10 @@ def _mart_customer_balances() -> Suite:
             Expect("ExpectColumnValuesToBeUnique", {"column": "customer_id"}),
             Expect("ExpectColumnValuesToBeBetween", {"column": "deposit_balance", "min_value": 0}),
             Expect("ExpectColumnValuesToBeBetween", {"column": "loan_balance", "min_value": 0}),
-            Expect("ExpectColumnValuesToBeBetween",
-                   {"column": "n_accounts", "min_value": 0, "max_value": 100}),
+            Expect(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "n_accounts", "min_value": 0, "max_value": 100},
+            ),
             Expect("ExpectColumnValuesToBeInSet", {"column": "gender", "value_set": ["F", "M"]}),
             Expect("ExpectColumnValuesToNotBeNull", {"column": "branch_code"}),
         ),

@@ -43,8 +43,9 @@ def load_source(name: str, config_dir: Path = CONFIG_DIR) -> SourceSystem:
             columns = tuple(
                 Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in item["columns"]
             )
-            entity = SqlEntity(system, item["schema"], item["table"], columns,
-                               tuple(item["primary_key"]))
+            entity = SqlEntity(
+                system, item["schema"], item["table"], columns, tuple(item["primary_key"])
+            )
         except KeyError as exc:
             raise ConfigError(f"{where}: missing key {exc.args[0]!r}") from None
         except ConfigError as exc:

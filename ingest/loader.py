@@ -29,6 +29,10 @@ class ConfigError(ValueError):
     """A source definition names something that cannot safely reach SQL."""
 
 
+class LoadError(RuntimeError):
+    """A batch failed; the message names the source object, the target and the cause."""
+
+
 def _identifier(value: str, what: str) -> str:
     if not _IDENTIFIER.match(value):
         raise ConfigError(f"{what} {value!r} is not a plain lower-case SQL identifier")
@@ -58,8 +62,11 @@ class SqlEntity:
     primary_key: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        for value, what in ((self.source_system, "source system"), (self.schema, "schema"),
-                            (self.table, "table")):
+        for value, what in (
+            (self.source_system, "source system"),
+            (self.schema, "schema"),
+            (self.table, "table"),
+        ):
             _identifier(value, what)
         names = {c.name for c in self.columns}
         missing = [k for k in self.primary_key if k not in names]
@@ -107,12 +114,21 @@ def _extract_query(entity: SqlEntity) -> sql.Composed:
     return sql.SQL(
         "copy (select {cols}, md5(row({cols})::text) from {schema}.{table} order by {order}) "
         "to stdout"
-    ).format(cols=cols, schema=sql.Identifier(entity.schema),
-             table=sql.Identifier(entity.table), order=order)
+    ).format(
+        cols=cols,
+        schema=sql.Identifier(entity.schema),
+        table=sql.Identifier(entity.table),
+        order=order,
+    )
 
 
-def load_full(entity: SqlEntity, source_url: str, warehouse_url: str,
-              interval_start: datetime, interval_end: datetime) -> LoadResult:
+def load_full(
+    entity: SqlEntity,
+    source_url: str,
+    warehouse_url: str,
+    interval_start: datetime,
+    interval_end: datetime,
+) -> LoadResult:
     """Full extract of one table as the batch for [interval_start, interval_end)."""
     target = sql.SQL("raw.{}").format(sql.Identifier(entity.raw_table))
     target_name = f"raw.{entity.raw_table}"
@@ -123,26 +139,35 @@ def load_full(entity: SqlEntity, source_url: str, warehouse_url: str,
         batch_id = wh.execute(
             "insert into ops.load_batches (source_system, source_object, target_table,"
             " interval_start, interval_end) values (%s, %s, %s, %s, %s) returning batch_id",
-            (entity.source_system, entity.source_object, target_name, interval_start,
-             interval_end),
+            (entity.source_system, entity.source_object, target_name, interval_start, interval_end),
         ).fetchone()[0]
         wh.commit()  # the batch row survives a failed load, marked failed below
         try:
             with wh.transaction():
-                wh.execute("select set_config('crm.batch_id', %s, true), "
-                           "set_config('crm.source', %s, true)", (str(batch_id), source_tag))
+                wh.execute(
+                    "select set_config('crm.batch_id', %s, true), "
+                    "set_config('crm.source', %s, true)",
+                    (str(batch_id), source_tag),
+                )
                 # Earlier batches of the same interval are replaced, not duplicated.
-                previous = [r[0] for r in wh.execute(
-                    "select batch_id from ops.load_batches where target_table = %s"
-                    " and interval_start = %s and interval_end = %s and status = 'committed'"
-                    " for update",
-                    (target_name, interval_start, interval_end),
-                )]
+                previous = [
+                    r[0]
+                    for r in wh.execute(
+                        "select batch_id from ops.load_batches where target_table = %s"
+                        " and interval_start = %s and interval_end = %s and status = 'committed'"
+                        " for update",
+                        (target_name, interval_start, interval_end),
+                    )
+                ]
                 if previous:
-                    wh.execute(sql.SQL("delete from {} where _batch_id = any(%s)").format(target),
-                               (previous,))
-                    wh.execute("update ops.load_batches set status = 'replaced' "
-                               "where batch_id = any(%s)", (previous,))
+                    wh.execute(
+                        sql.SQL("delete from {} where _batch_id = any(%s)").format(target),
+                        (previous,),
+                    )
+                    wh.execute(
+                        "update ops.load_batches set status = 'replaced' where batch_id = any(%s)",
+                        (previous,),
+                    )
                 column_list = sql.SQL(", ").join(
                     [sql.Identifier(c.name) for c in entity.columns] + [sql.Identifier("_row_hash")]
                 )
@@ -156,22 +181,29 @@ def load_full(entity: SqlEntity, source_url: str, warehouse_url: str,
                         into.write(block)
                         progress.add(bytes(block).count(b"\n"))
                 loaded, checksum = wh.execute(
-                    sql.SQL("select count(*), coalesce(md5(string_agg(_row_hash, '' "
-                            "order by _row_hash)), '') from {} where _batch_id = %s")
-                    .format(target), (batch_id,),
+                    sql.SQL(
+                        "select count(*), coalesce(md5(string_agg(_row_hash, '' "
+                        "order by _row_hash)), '') from {} where _batch_id = %s"
+                    ).format(target),
+                    (batch_id,),
                 ).fetchone()
                 received = progress.count
                 wh.execute(
                     "update ops.load_batches set status = 'committed', rows_received = %s,"
-                    " rows_loaded = %s, rows_quarantined = 0, checksum = %s, finished_at = now()"
-                    " where batch_id = %s",
+                    " rows_loaded = %s, rows_quarantined = 0, rows_checksum = %s,"
+                    " finished_at = now() where batch_id = %s",
                     (received, loaded, checksum, batch_id),
                 )
         except Exception as exc:
             wh.rollback()
-            wh.execute("update ops.load_batches set status = 'failed', message = %s,"
-                       " finished_at = now() where batch_id = %s", (str(exc)[:2000], batch_id))
+            wh.execute(
+                "update ops.load_batches set status = 'failed', message = %s,"
+                " finished_at = now() where batch_id = %s",
+                (str(exc)[:2000], batch_id),
+            )
             wh.commit()
-            raise
+            raise LoadError(
+                f"load of {source_tag} into {target_name} (batch {batch_id}) failed: {exc}"
+            ) from exc
     progress.done(loaded)
     return LoadResult(batch_id, target_name, received, loaded, 0, len(previous), checksum)

@@ -14,6 +14,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
@@ -43,11 +44,14 @@ class SegmentRun:
     sizes: dict[str, int]
 
 
-def read_features(url: str) -> pd.DataFrame:
-    query = (
+FEATURES_TABLE = ("marts", "mart_customer_balances")
+
+
+def read_features(url: str, table: tuple[str, str] = FEATURES_TABLE) -> pd.DataFrame:
+    query = sql.SQL(
         "select customer_id, deposit_balance::float8, loan_balance::float8,"
-        " n_products, n_accounts from marts.mart_customer_balances order by customer_id"
-    )
+        " n_products, n_accounts from {} order by customer_id"
+    ).format(sql.Identifier(*table))
     with connect(url) as conn, conn.cursor() as cur:
         cur.execute(query)
         columns = [d.name for d in cur.description]
@@ -89,33 +93,62 @@ def fit_segments(features: pd.DataFrame) -> tuple[pd.Series, int, float]:
     return pd.Series([rank[int(c)] for c in labels], index=features.index), k, score
 
 
-def label_customers(url: str, as_of_month: date) -> SegmentRun:
-    features = read_features(url)
+def label_customers(
+    url: str, as_of_month: date, features_table: tuple[str, str] = FEATURES_TABLE
+) -> SegmentRun:
+    features = read_features(url, features_table)
     labels, k, score = fit_segments(features)
     names = labels.map(lambda i: SEGMENT_NAMES[i])
     sizes = {str(name): int(count) for name, count in names.value_counts().sort_index().items()}
-    params = {"features": FEATURES, "k_range": list(K_RANGE), "random_state": RANDOM_STATE,
-              "transform": "log1p+standard_scaler", "algorithm": "kmeans"}
+    params = {
+        "features": FEATURES,
+        "k_range": list(K_RANGE),
+        "random_state": RANDOM_STATE,
+        "transform": "log1p+standard_scaler",
+        "algorithm": "kmeans",
+    }
     with connect(url) as conn, conn.transaction():
         run_id = conn.execute(
-            "insert into ml.model_runs (model_name, model_version, as_of_month, parameters,"
+            "insert into ml.model_runs (model_name, model_version, as_of_month, params,"
             " metrics, data_fingerprint, rows_scored) values (%s, %s, %s, %s, %s, %s, %s)"
             " returning model_run_id",
-            (MODEL_NAME, MODEL_VERSION, as_of_month, Jsonb(params),
-             Jsonb({"n_segments": k, "silhouette": round(score, 4), "sizes": sizes}),
-             fingerprint(features[FEATURES]), len(labels)),
+            (
+                MODEL_NAME,
+                MODEL_VERSION,
+                as_of_month,
+                Jsonb(params),
+                Jsonb({"n_segments": k, "silhouette": round(score, 4), "sizes": sizes}),
+                fingerprint(features[FEATURES]),
+                len(labels),
+            ),
         ).fetchone()[0]
-        conn.execute("delete from ml.customer_segments where as_of_month = %s"
-                     " and model_version = %s", (as_of_month, MODEL_VERSION))
+        conn.execute(
+            "delete from ml.customer_segments where as_of_month = %s and model_version = %s",
+            (as_of_month, MODEL_VERSION),
+        )
         with conn.cursor().copy(
             "copy ml.customer_segments (customer_id, as_of_month, model_version, segment_id,"
             " segment_name, model_run_id) from stdin"
         ) as copy:
             for customer_id, segment in labels.items():
-                copy.write_row((int(customer_id), as_of_month, MODEL_VERSION, int(segment),
-                                SEGMENT_NAMES[int(segment)], run_id))
-        conn.execute("update ml.model_runs set finished_at = now() where model_run_id = %s",
-                     (run_id,))
-    log.info("labelled %d customers into %d segments (silhouette %.3f): %s", len(labels), k,
-             score, json.dumps(sizes, ensure_ascii=False))
+                copy.write_row(
+                    (
+                        int(customer_id),
+                        as_of_month,
+                        MODEL_VERSION,
+                        int(segment),
+                        SEGMENT_NAMES[int(segment)],
+                        run_id,
+                    )
+                )
+        conn.execute(
+            "update ml.model_runs set finished_at = now() where model_run_id = %s", (run_id,)
+        )
+    log.info(
+        "labelled %d customers into %d segments (silhouette %.3f): %s",
+        len(labels),
+        k,
+        score,
+        json.dumps(sizes, ensure_ascii=False),
+    )
     return SegmentRun(run_id, as_of_month, k, score, len(labels), sizes)

@@ -22,8 +22,12 @@ class Summary:
     batches: list[dict[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {"tables": self.tables, "last_gate": self.last_gate, "segments": self.segments,
-                "batches": self.batches}
+        return {
+            "tables": self.tables,
+            "last_gate": self.last_gate,
+            "segments": self.segments,
+            "batches": self.batches,
+        }
 
 
 def collect(url: str) -> Summary:
@@ -31,30 +35,43 @@ def collect(url: str) -> Summary:
     with connect(url, autocommit=True) as conn:
         relations = conn.execute(
             "select table_schema, table_name from information_schema.tables"
-            " where table_schema = any(%s) order by 1, 2", (list(_LAYERS),)
+            " where table_schema = any(%s) order by 1, 2",
+            (list(_LAYERS),),
         ).fetchall()
         for schema, table in relations:
-            count = conn.execute(sql.SQL("select count(*) from {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+            count = conn.execute(
+                sql.SQL("select count(*) from {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            ).fetchone()[0]
             summary.tables[f"{schema}.{table}"] = int(count)
         gate = conn.execute(
             "select suite_name, target_table, success, successful_expectations,"
             " evaluated_expectations, checked_at from ops.dq_results"
-            " order by checked_at desc limit 1").fetchone()
+            " order by checked_at desc limit 1"
+        ).fetchone()
         if gate:
-            summary.last_gate = dict(zip(
-                ("suite", "target", "success", "successful", "evaluated", "checked_at"), gate,
-                strict=True))
+            summary.last_gate = dict(
+                zip(
+                    ("suite", "target", "success", "successful", "evaluated", "checked_at"),
+                    gate,
+                    strict=True,
+                )
+            )
         if conn.execute("select to_regclass('ml.current_customer_segments')").fetchone()[0]:
-            summary.segments = dict(conn.execute(
-                "select segment_name, count(*) from ml.current_customer_segments"
-                " group by segment_name order by min(segment_id)").fetchall())
+            summary.segments = dict(
+                conn.execute(
+                    "select segment_name, count(*) from ml.current_customer_segments"
+                    " group by segment_name order by min(segment_id)"
+                ).fetchall()
+            )
         summary.batches = [
             dict(zip(("target", "status", "received", "loaded", "quarantined"), row, strict=True))
             for row in conn.execute(
                 "select distinct on (target_table) target_table, status, rows_received,"
                 " rows_loaded, rows_quarantined from ops.load_batches"
-                " order by target_table, batch_id desc")
+                " order by target_table, batch_id desc"
+            )
         ]
     return summary
 
@@ -67,13 +84,17 @@ def render(summary: Summary) -> str:
     if summary.batches:
         lines.append("Latest load batches (received = loaded + quarantined):")
         for b in summary.batches:
-            lines.append(f"  {b['target']:<{width}}  {b['status']:<9} {b['received']:>8} = "
-                         f"{b['loaded']} + {b['quarantined']}")
+            lines.append(
+                f"  {b['target']:<{width}}  {b['status']:<9} {b['received']:>8} = "
+                f"{b['loaded']} + {b['quarantined']}"
+            )
     if summary.last_gate:
         g = summary.last_gate
         verdict = "passed" if g["success"] else "FAILED"
-        lines.append(f"Quality gate {g['suite']} on {g['target']}: {verdict} "
-                     f"({g['successful']}/{g['evaluated']} expectations)")
+        lines.append(
+            f"Quality gate {g['suite']} on {g['target']}: {verdict} "
+            f"({g['successful']}/{g['evaluated']} expectations)"
+        )
     if summary.segments:
         lines.append("Customer segments (ml.current_customer_segments):")
         lines.extend(f"  {name:<12} {count:>6}" for name, count in summary.segments.items())

@@ -85,12 +85,17 @@ class TinyBank:
             name = _SURNAMES[int(rng.integers(len(_SURNAMES)))] + "".join(
                 _GIVEN[int(i)] for i in rng.integers(len(_GIVEN), size=int(rng.integers(1, 3)))
             )
-            mobile = "1" + str(int(rng.choice([38, 39, 58, 86, 88]))) + f"{int(rng.integers(0, 10**8)):08d}"
+            mobile = (
+                "1"
+                + str(int(rng.choice([38, 39, 58, 86, 88])))
+                + f"{int(rng.integers(0, 10**8)):08d}"
+            )
             branch = _BRANCHES[int(rng.integers(len(_BRANCHES)))]
             joined = self.as_of - timedelta(days=int(rng.integers(30, 3650)))
             updated = datetime.combine(joined, datetime.min.time(), UTC) + timedelta(hours=9)
-            customers.append((customer_id, name, national_id, mobile, gender, birth, branch,
-                              joined, updated))
+            customers.append(
+                (customer_id, name, national_id, mobile, gender, birth, branch, joined, updated)
+            )
             # Lognormal wealth: a few customers hold most of the balances.
             wealth = float(rng.lognormal(mean=9.0, sigma=1.4))
             n_accounts = int(rng.integers(0, 4))
@@ -103,8 +108,19 @@ class TinyBank:
                 if closed and closed > self.as_of:
                     closed = None
                 updated_acct = datetime.combine(closed or opened, datetime.min.time(), UTC)
-                accounts.append((account_id, customer_id, product, "CNY", balance,
-                                 _RATES[product], opened, closed, updated_acct))
+                accounts.append(
+                    (
+                        account_id,
+                        customer_id,
+                        product,
+                        "CNY",
+                        balance,
+                        _RATES[product],
+                        opened,
+                        closed,
+                        updated_acct,
+                    )
+                )
         return customers, accounts
 
     def write(self, url: str) -> dict[str, int]:

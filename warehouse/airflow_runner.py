@@ -27,18 +27,27 @@ def airflow_executable() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
-def run_airflow(settings: Settings, *args: str, log_file: Path | None = None,
-                on_line: Callable[[str], None] | None = None, timeout: float | None = None
-                ) -> tuple[int, list[str]]:
+def run_airflow(
+    settings: Settings,
+    *args: str,
+    log_file: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+) -> tuple[int, list[str]]:
     """Run ``airflow <args>``; every line goes to ``log_file`` and to ``on_line``."""
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     handle = log_file.open("w", encoding="utf-8") if log_file else None
     started = time.monotonic()
     try:
-        with subprocess.Popen([airflow_executable(), *args], env=settings.child_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              cwd=settings.airflow_home) as proc:
+        with subprocess.Popen(
+            [airflow_executable(), *args],
+            env=settings.child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=settings.airflow_home,
+        ) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
                 lines.append(line.rstrip("\n"))
@@ -77,8 +86,9 @@ class DagTestResult:
     seconds: float
 
 
-def dags_test(settings: Settings, dag_id: str, logical_date: str,
-              echo: Callable[[str], None] = print) -> DagTestResult:
+def dags_test(
+    settings: Settings, dag_id: str, logical_date: str, echo: Callable[[str], None] = print
+) -> DagTestResult:
     """Run one DAG run in process (``airflow dags test``), echoing task starts and ends."""
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"{dag_id}-{logical_date}.log"
@@ -94,8 +104,9 @@ def dags_test(settings: Settings, dag_id: str, logical_date: str,
                 done.append(task_id)
             echo(f"  [{elapsed:6.1f}s] {'start' if event == 'starting' else 'done '} {task_id}")
 
-    code, lines = run_airflow(settings, "dags", "test", dag_id, logical_date, log_file=log_file,
-                              on_line=on_line)
+    code, lines = run_airflow(
+        settings, "dags", "test", dag_id, logical_date, log_file=log_file, on_line=on_line
+    )
     succeeded = code == 0 and any("state=success" in ln for ln in lines[-20:])
     if not succeeded:
         errors = [ln for ln in lines if _FAILURE.search(ln)]
@@ -104,5 +115,6 @@ def dags_test(settings: Settings, dag_id: str, logical_date: str,
             f"DAG {dag_id} run for {logical_date} failed (exit {code}). Full log: {log_file}\n"
             f"{detail}"
         )
-    return DagTestResult(dag_id, logical_date, succeeded, done, log_file,
-                         time.monotonic() - started)
+    return DagTestResult(
+        dag_id, logical_date, succeeded, done, log_file, time.monotonic() - started
+    )

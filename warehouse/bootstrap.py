@@ -35,6 +35,8 @@ def ensure_ready(settings: Settings) -> Ready:
         started = not was_running
     else:
         problem = can_connect(settings.warehouse_url)
+        if problem and can_connect(settings.server_url) is None:
+            problem = None  # the server answers; the missing database is created below
         if problem:
             raise WarehouseNotReady(
                 f"WAREHOUSE_URL is set but the server does not answer: {problem}. "

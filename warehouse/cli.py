@@ -14,10 +14,14 @@ import typer
 from warehouse.log import setup_logging
 from warehouse.settings import SETTINGS_DOC, Settings, SettingsError, get_settings
 
-app = typer.Typer(help="Bank customer-relationship warehouse: pipeline, warehouse and Airflow.",
-                  no_args_is_help=True, add_completion=False)
-warehouse_app = typer.Typer(help="The warehouse server (embedded unless WAREHOUSE_URL is set).",
-                            no_args_is_help=True)
+app = typer.Typer(
+    help="Bank customer-relationship warehouse: pipeline, warehouse and Airflow.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+warehouse_app = typer.Typer(
+    help="The warehouse server (embedded unless WAREHOUSE_URL is set).", no_args_is_help=True
+)
 app.add_typer(warehouse_app, name="warehouse")
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -32,15 +36,21 @@ def friendly_errors(func: F) -> F:
     """Known failures print one clear message instead of a traceback."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # noqa: ANN202
+    def wrapper(*args, **kwargs):
         from ingest.loader import ConfigError
         from warehouse.airflow_runner import AirflowError
         from warehouse.bootstrap import WarehouseNotReady
         from warehouse.db import WarehouseUnavailable
         from warehouse.embedded import EmbeddedPostgresError
 
-        known = (SettingsError, EmbeddedPostgresError, WarehouseUnavailable, WarehouseNotReady,
-                 AirflowError, ConfigError)
+        known = (
+            SettingsError,
+            EmbeddedPostgresError,
+            WarehouseUnavailable,
+            WarehouseNotReady,
+            AirflowError,
+            ConfigError,
+        )
         try:
             return func(*args, **kwargs)
         except known as exc:
@@ -103,8 +113,10 @@ def warehouse_status() -> None:
             raise typer.Exit(1)
         return
     problem = can_connect(settings.warehouse_url)
-    typer.echo(f"external warehouse {_redacted(settings.warehouse_url)}: "
-               f"{'reachable' if problem is None else problem}")
+    typer.echo(
+        f"external warehouse {_redacted(settings.warehouse_url)}: "
+        f"{'reachable' if problem is None else problem}"
+    )
     if problem:
         raise typer.Exit(1)
 
@@ -135,8 +147,10 @@ def migrate() -> None:
     from warehouse.bootstrap import ensure_ready
 
     ready = ensure_ready(_settings())
-    typer.echo(f"databases created: {ready.created_databases or 'none'}; "
-               f"migrations applied: {ready.applied_migrations or 'none (up to date)'}")
+    typer.echo(
+        f"databases created: {ready.created_databases or 'none'}; "
+        f"migrations applied: {ready.applied_migrations or 'none (up to date)'}"
+    )
 
 
 def _default_logical_date() -> str:
@@ -146,8 +160,10 @@ def _default_logical_date() -> str:
 @app.command()
 @friendly_errors
 def run(
-    logical_date: Annotated[str | None, typer.Option(
-        "--date", help="Logical date of the run (YYYY-MM-DD); default yesterday")] = None,
+    logical_date: Annotated[
+        str | None,
+        typer.Option("--date", help="Logical date of the run (YYYY-MM-DD); default yesterday"),
+    ] = None,
     dag_id: Annotated[str, typer.Option(help="DAG to run")] = "crm_pipeline",
 ) -> None:
     """Run the whole pipeline through Airflow (`airflow dags test`) and print what it built."""
@@ -167,8 +183,9 @@ def run(
     migrate_metadata(settings)
     typer.echo(f"3/3 running DAG {dag_id} for {when} (full log in {settings.logs_dir})")
     result = dags_test(settings, dag_id, when, echo=typer.echo)
-    typer.echo(f"\nDAG {dag_id} succeeded in {result.seconds:.0f} s "
-               f"({len(result.tasks_done)} tasks).\n")
+    typer.echo(
+        f"\nDAG {dag_id} succeeded in {result.seconds:.0f} s ({len(result.tasks_done)} tasks).\n"
+    )
     typer.echo(render(collect(settings.warehouse_url)))
     typer.echo(_next_steps(settings, result.log_file))
 
@@ -176,7 +193,7 @@ def run(
 def _next_steps(settings: Settings, log_file: object) -> str:
     return (
         "\nWhere to look next:\n"
-        f"  psql \"{settings.warehouse_url}\"      (schemas raw, staging, marts, ml, ops)\n"
+        f'  psql "{settings.warehouse_url}"      (schemas raw, staging, marts, ml, ops)\n'
         f"  crm airflow                              (Airflow UI on "
         f"http://localhost:{settings.airflow_port})\n"
         f"  {log_file}\n"

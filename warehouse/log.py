@@ -39,8 +39,9 @@ class Progress:
         now = time.monotonic()
         if now - self._last >= self.every_seconds:
             self._last = now
-            self.logger.info("%s: %s rows so far (%s rows/s)", self.what, f"{self.count:,}",
-                             f"{self.rate:,.0f}")
+            self.logger.info(
+                "%s: %s rows so far (%s rows/s)", self.what, f"{self.count:,}", f"{self.rate:,.0f}"
+            )
 
     @property
     def elapsed(self) -> float:
@@ -53,5 +54,10 @@ class Progress:
     def done(self, total: int | None = None) -> None:
         if total is not None:
             self.count = total
-        self.logger.info("%s: %s rows in %.2f s (%s rows/s)", self.what, f"{self.count:,}",
-                         self.elapsed, f"{self.rate:,.0f}")
+        self.logger.info(
+            "%s: %s rows in %.2f s (%s rows/s)",
+            self.what,
+            f"{self.count:,}",
+            self.elapsed,
+            f"{self.rate:,.0f}",
+        )

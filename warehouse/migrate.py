@@ -60,8 +60,11 @@ def migrate(url: str) -> list[str]:
             for migration in available():
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
-                        log.warning("migration %s changed after it was applied; add a new "
-                                    "migration instead of editing it", migration.version)
+                        log.warning(
+                            "migration %s changed after it was applied; add a new "
+                            "migration instead of editing it",
+                            migration.version,
+                        )
                     continue
                 with conn.transaction():
                     conn.execute(migration.path.read_text())

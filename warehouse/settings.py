@@ -50,8 +50,7 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     Setting(
         "CRM_STATE_DIR",
         "<project>/.crm",
-        "Local state: embedded Postgres data, Airflow home, logs, GX results. "
-        "Git-ignored.",
+        "Local state: embedded Postgres data, Airflow home, logs, GX results. Git-ignored.",
     ),
     Setting(
         "CRM_DATA_DIR",
@@ -140,7 +139,9 @@ class Settings:
         env = os.environ if env is None else env
         state_dir = Path(env.get("CRM_STATE_DIR") or PROJECT_ROOT / ".crm").expanduser().absolute()
         data_dir = Path(env.get("CRM_DATA_DIR") or state_dir / "data").expanduser().absolute()
-        airflow_home = Path(env.get("AIRFLOW_HOME") or state_dir / "airflow").expanduser().absolute()
+        airflow_home = (
+            Path(env.get("AIRFLOW_HOME") or state_dir / "airflow").expanduser().absolute()
+        )
         warehouse_url = env.get("WAREHOUSE_URL", "").strip() or None
         if warehouse_url:
             _validate_pg_url("WAREHOUSE_URL", warehouse_url)

@@ -4,7 +4,8 @@ create schema if not exists quarantine;
 create schema if not exists ops;
 create schema if not exists ml;
 
-comment on schema raw is 'Landing: append-only copies of source rows, tagged with batch and row hash';
+comment on schema raw is
+'Landing: append-only copies of source rows, tagged with batch and row hash';
 comment on schema quarantine is 'Rejected source rows with the rule they broke';
 comment on schema ops is 'Load batches, watermarks, data-quality results, run log';
 comment on schema ml is 'Model runs, labels and scores written back by the ML stage';
@@ -17,20 +18,20 @@ create table if not exists ops.load_batches (
     interval_start timestamptz not null,
     interval_end timestamptz not null,
     status text not null default 'running'
-        check (status in ('running', 'committed', 'failed', 'replaced')),
+    check (status in ('running', 'committed', 'failed', 'replaced')),
     rows_received bigint,
     rows_loaded bigint,
     rows_quarantined bigint,
-    checksum text,
+    rows_checksum text,
     message text,
     started_at timestamptz not null default now(),
     finished_at timestamptz,
     constraint load_batches_counts_balance check (
-        status <> 'committed' or rows_received = rows_loaded + rows_quarantined
+        status != 'committed' or rows_received = rows_loaded + rows_quarantined
     )
 );
 create index if not exists load_batches_target_interval
-    on ops.load_batches (target_table, interval_start, interval_end);
+on ops.load_batches (target_table, interval_start, interval_end);
 
 create table if not exists ops.watermarks (
     source_system text not null,
@@ -70,7 +71,7 @@ create table if not exists ml.model_runs (
     model_name text not null,
     model_version text not null,
     as_of_month date not null,
-    parameters jsonb not null default '{}',
+    params jsonb not null default '{}',
     training_window daterange,
     metrics jsonb not null default '{}',
     data_fingerprint text not null,

@@ -20,4 +20,4 @@ select distinct on (s.customer_id)
     s.segment_name,
     s.model_run_id
 from ml.customer_segments as s
-order by s.customer_id, s.as_of_month desc, s.model_run_id desc;
+order by s.customer_id asc, s.as_of_month desc, s.model_run_id desc;
