@@ -23,7 +23,7 @@ SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
 @dag(
     dag_id="crm_pipeline",
     description="Skeleton: demo source -> raw (COPY) -> dbt -> GX gate -> ML labels -> summary",
-    schedule=CronDataIntervalTimetable("0 3 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -41,8 +41,9 @@ def crm_pipeline():
 
     def load_task(entity_name: str):
         @task(task_id=f"load_core_banking__{entity_name}", outlets=[RAW_ASSETS[entity_name]])
-        def load(data_interval_start=None, data_interval_end=None) -> dict[str, int]:
+        def load(logical_date=None) -> dict[str, int]:
             from ingest.config import load_source
+            from ingest.intervals import business_day
             from ingest.loader import load_full
             from warehouse.db import airflow_connection_url
 
@@ -51,8 +52,7 @@ def crm_pipeline():
                 entity,
                 airflow_connection_url(CORE_BANKING),
                 airflow_connection_url(WAREHOUSE),
-                data_interval_start,
-                data_interval_end,
+                *business_day(logical_date),
             )
             return {
                 "batch_id": result.batch_id,
@@ -79,11 +79,12 @@ def crm_pipeline():
         return {"success": result.success, "evaluated": result.evaluated}
 
     @task(outlets=[SEGMENTS_ASSET])
-    def label_segments(data_interval_start=None) -> dict[str, object]:
+    def label_segments(logical_date=None) -> dict[str, object]:
+        from ingest.intervals import month_start
         from ml.segments import label_customers
         from warehouse.db import airflow_connection_url
 
-        month = data_interval_start.date().replace(day=1)
+        month = month_start(logical_date)
         run = label_customers(airflow_connection_url(WAREHOUSE), month)
         return {"model_run_id": run.model_run_id, "segments": run.sizes}
 

@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from warehouse.bootstrap import ensure_ready
+from warehouse.db import connect
 from warehouse.embedded import server_for
-from warehouse.settings import PROJECT_ROOT, Settings
+from warehouse.migrate import migrate
+from warehouse.settings import PROJECT_ROOT, Settings, with_database
 
 CRM = str(Path(sys.executable).with_name("crm"))
 
@@ -51,6 +54,25 @@ def settings(test_env: dict[str, str]) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def warehouse_url(settings: Settings) -> str:
     return settings.warehouse_url
+
+
+def fresh_database(settings: Settings, name: str) -> str:
+    """A new, empty database on the test server (dropped first if a run left it)."""
+    with connect(settings.server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return with_database(settings.warehouse_url, name)
+
+
+@pytest.fixture(scope="module")
+def scratch_warehouse(settings: Settings, request: pytest.FixtureRequest) -> str:
+    """A migrated warehouse database of this test module's own, so modules never share rows."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    url = fresh_database(settings, f"scratch_{module}"[:63])
+    migrate(url)
+    return url
 
 
 def run_crm(

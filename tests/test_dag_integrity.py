@@ -36,7 +36,7 @@ def test_no_cycles_and_every_task_reachable(dagbag) -> None:
 
 
 def test_skeleton_runs_stages_in_order(dagbag) -> None:
-    dag = dagbag.get_dag("crm_pipeline")
+    dag = dagbag.dags["crm_pipeline"]
     upstream = {t.task_id: {u.task_id for u in t.upstream_list} for t in dag.tasks}
     assert upstream["dbt_build"] == {"load_core_banking__customers", "load_core_banking__accounts"}
     assert upstream["quality_gate"] == {"dbt_build"}

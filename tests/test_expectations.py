@@ -10,8 +10,8 @@ from warehouse.db import connect
 
 
 @pytest.fixture(scope="module")
-def scratch_tables(warehouse_url: str) -> str:
-    with connect(warehouse_url) as conn:
+def scratch_tables(scratch_warehouse: str) -> str:
+    with connect(scratch_warehouse) as conn:
         conn.execute("create schema if not exists gx_test")
         for name in ("good", "bad"):
             conn.execute(f"drop table if exists gx_test.{name}")
@@ -34,19 +34,21 @@ def _suite_on(table: str) -> Suite:
     return Suite(f"test_{table}", "gx_test", table, template.expectations)
 
 
-def test_clean_table_passes_and_is_recorded(warehouse_url: str, scratch_tables) -> None:
-    result = run_gate(_suite_on("good"), warehouse_url, "test-run-good")
+def test_clean_table_passes_and_is_recorded(scratch_warehouse: str, scratch_tables) -> None:
+    result = run_gate(_suite_on("good"), scratch_warehouse, "test-run-good")
     assert result.success and result.evaluated == result.successful == 8
-    with connect(warehouse_url) as conn:
+    with connect(scratch_warehouse) as conn:
         row = conn.execute(
             "select success, target_table from ops.dq_results where run_id = 'test-run-good'"
         ).fetchone()
     assert row == (True, "gx_test.good")
 
 
-def test_bad_table_fails_the_gate_naming_the_broken_rules(warehouse_url, scratch_tables) -> None:
+def test_bad_table_fails_the_gate_naming_the_broken_rules(
+    scratch_warehouse, scratch_tables
+) -> None:
     with pytest.raises(GateFailed) as info:
-        run_gate(_suite_on("bad"), warehouse_url, "test-run-bad")
+        run_gate(_suite_on("bad"), scratch_warehouse, "test-run-bad")
     message = str(info.value)
     assert "ExpectColumnValuesToBeUnique".lower() not in message  # uses GX type names
     for rule in (
@@ -55,7 +57,7 @@ def test_bad_table_fails_the_gate_naming_the_broken_rules(warehouse_url, scratch
         "expect_column_values_to_be_in_set(column=gender",
     ):
         assert rule in message
-    with connect(warehouse_url) as conn:
+    with connect(scratch_warehouse) as conn:
         success, failed = conn.execute(
             "select success, failed_expectations from ops.dq_results where run_id = 'test-run-bad'"
         ).fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from conftest import fresh_database
 
 from ingest.config import load_source
 from ingest.loader import Column, ConfigError, SqlEntity, load_full
@@ -17,8 +18,13 @@ DAY2 = (datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
-def source(settings: Settings) -> dict[str, int]:
-    return TinyBank(customers=120, seed=11).write(settings.core_banking_url)
+def source_url(settings: Settings) -> str:
+    return fresh_database(settings, "scratch_loader_source")
+
+
+@pytest.fixture(scope="module")
+def source(source_url: str) -> dict[str, int]:
+    return TinyBank(customers=120, seed=11).write(source_url)
 
 
 def _source_totals(url: str) -> tuple[int, str]:
@@ -34,8 +40,8 @@ def _raw_totals(url: str, batch_id: int | None = None) -> tuple[int, str]:
         ).fetchone()
 
 
-def test_national_ids_carry_valid_check_digits(settings: Settings, source) -> None:
-    with connect(settings.core_banking_url) as conn:
+def test_national_ids_carry_valid_check_digits(source_url, scratch_warehouse, source) -> None:
+    with connect(source_url) as conn:
         ids = [r[0] for r in conn.execute("select national_id from core.customers")]
     assert len(ids) == source["customers"]
     assert all(gb11643_check_digit(i[:17]) == i[17] for i in ids)
@@ -43,24 +49,24 @@ def test_national_ids_carry_valid_check_digits(settings: Settings, source) -> No
     assert gb11643_check_digit("11010519491231002") == "X"
 
 
-def test_full_load_matches_source_and_reruns_replace(settings: Settings, source) -> None:
+def test_full_load_matches_source_and_reruns_replace(source_url, scratch_warehouse, source) -> None:
     system = load_source("core_banking")
     accounts = system.entity("accounts")
-    url = settings.warehouse_url
+    url = scratch_warehouse
     with connect(url) as conn:
         conn.execute("drop table if exists raw.core_banking__accounts")
 
-    first = load_full(accounts, settings.core_banking_url, url, *DAY1)
-    expected = _source_totals(settings.core_banking_url)
+    first = load_full(accounts, source_url, url, *DAY1)
+    expected = _source_totals(source_url)
     assert first.rows_received == first.rows_loaded == expected[0] == source["accounts"]
     assert _raw_totals(url) == expected
 
-    again = load_full(accounts, settings.core_banking_url, url, *DAY1)
+    again = load_full(accounts, source_url, url, *DAY1)
     assert again.replaced_batches == 1
     assert again.checksum == first.checksum
     assert _raw_totals(url) == expected, "re-running an interval must not duplicate rows"
 
-    next_day = load_full(accounts, settings.core_banking_url, url, *DAY2)
+    next_day = load_full(accounts, source_url, url, *DAY2)
     assert next_day.replaced_batches == 0
     assert _raw_totals(url, next_day.batch_id) == expected
     assert _raw_totals(url)[0] == 2 * expected[0], "a new interval is appended"
@@ -89,11 +95,11 @@ def test_full_load_matches_source_and_reruns_replace(settings: Settings, source)
     assert hashes_unique
 
 
-def test_failed_load_is_recorded_and_leaves_raw_untouched(settings: Settings, source) -> None:
-    url = settings.warehouse_url
-    load_full(
-        load_source("core_banking").entity("customers"), settings.core_banking_url, url, *DAY1
-    )
+def test_failed_load_is_recorded_and_leaves_raw_untouched(
+    source_url, scratch_warehouse, source
+) -> None:
+    url = scratch_warehouse
+    load_full(load_source("core_banking").entity("customers"), source_url, url, *DAY1)
     before = _count(url, "raw.core_banking__customers")
     broken = SqlEntity(
         "core_banking",
@@ -103,7 +109,7 @@ def test_failed_load_is_recorded_and_leaves_raw_untouched(settings: Settings, so
         ("customer_id",),
     )
     with pytest.raises(Exception, match="no_such_column"):
-        load_full(broken, settings.core_banking_url, url, *DAY1)
+        load_full(broken, source_url, url, *DAY1)
     with connect(url) as conn:
         status, message = conn.execute(
             "select status, message from ops.load_batches order by batch_id desc limit 1"

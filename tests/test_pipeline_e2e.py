@@ -21,6 +21,13 @@ def _state(settings: Settings) -> dict[str, object]:
             "  and product_code <> 'LOAN')"
         ).fetchone()
         raw = wh.execute(
+            "select (select count(*) from raw.core_banking__customers where _batch_id = any(b)),"
+            " (select count(*) from raw.core_banking__accounts where _batch_id = any(b))"
+            " from (select array_agg(batch_id) as b from ops.load_batches"
+            "  where status = 'committed' and interval_start = %s) as batches",
+            (f"{RUN_DATE}T00:00:00+00:00",),
+        ).fetchone()
+        raw_total = wh.execute(
             "select (select count(*) from raw.core_banking__customers),"
             " (select count(*) from raw.core_banking__accounts)"
         ).fetchone()
@@ -47,6 +54,7 @@ def _state(settings: Settings) -> dict[str, object]:
     return {
         "source": source,
         "raw": raw,
+        "raw_total": raw_total,
         "mart": mart,
         "gate": gate,
         "labels": labels,
@@ -86,7 +94,7 @@ def test_rerunning_the_same_day_leaves_the_same_state(first_run, settings, test_
     again = run_crm(["run", "--date", RUN_DATE], test_env)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     after = _state(settings)
-    for key in ("source", "raw", "mart", "labels", "current", "unbalanced"):
+    for key in ("source", "raw", "raw_total", "mart", "labels", "current", "unbalanced"):
         assert after[key] == before[key], key
     # The run log is history: one summary per DAG run, and each run has its own id.
     assert after["summary"] == before["summary"] + 1

@@ -41,10 +41,10 @@ def test_too_few_customers_is_an_error() -> None:
         fit_segments(_features(n=5))
 
 
-def test_relabelling_a_month_replaces_it(warehouse_url: str) -> None:
+def test_relabelling_a_month_replaces_it(scratch_warehouse: str) -> None:
     features = _features(n=200)
     table = ("ml_test", "features")
-    with connect(warehouse_url) as conn:
+    with connect(scratch_warehouse) as conn:
         conn.execute("create schema if not exists ml_test")
         conn.execute("drop table if exists ml_test.features")
         conn.execute(
@@ -65,9 +65,9 @@ def test_relabelling_a_month_replaces_it(warehouse_url: str) -> None:
                 )
     try:
         month = date(2030, 1, 1)
-        first = label_customers(warehouse_url, month, table)
-        second = label_customers(warehouse_url, month, table)
-        with connect(warehouse_url) as conn:
+        first = label_customers(scratch_warehouse, month, table)
+        second = label_customers(scratch_warehouse, month, table)
+        with connect(scratch_warehouse) as conn:
             rows, runs, names = conn.execute(
                 "select count(*), count(distinct model_run_id), array_agg(distinct segment_name)"
                 " from ml.customer_segments where as_of_month = %s and model_version = %s",
@@ -83,6 +83,6 @@ def test_relabelling_a_month_replaces_it(warehouse_url: str) -> None:
         assert recorded == 2
         assert first.sizes == second.sizes
     finally:
-        with connect(warehouse_url) as conn:
+        with connect(scratch_warehouse) as conn:
             conn.execute("delete from ml.customer_segments where as_of_month = '2030-01-01'")
             conn.execute("drop schema ml_test cascade")

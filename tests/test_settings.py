@@ -94,3 +94,10 @@ def test_nothing_else_reads_the_environment() -> None:
             if "os.environ" in text or "getenv(" in text:
                 offenders.append(str(Path(path).relative_to(PROJECT_ROOT)))
     assert not offenders, f"read the environment outside warehouse/settings.py: {offenders}"
+
+
+def test_effective_values_cover_every_documented_setting() -> None:
+    values = Settings.from_env({"CRM_PG_PORT": "60001"}).effective()
+    assert set(values) == {item.name for item in SETTINGS_DOC}
+    assert values["CRM_PG_PORT"] == "60001"
+    assert values["WAREHOUSE_URL"].endswith(":60001/warehouse")

@@ -233,10 +233,16 @@ def doctor() -> None:
 
 @app.command("settings")
 def show_settings() -> None:
-    """List every setting, its environment variable and its current value."""
-    typer.echo(f"{'variable':<38} {'default':<42} meaning")
+    """List every setting: its variable, the value in force, and what it means."""
+    from warehouse.db import redact
+
+    try:
+        values = get_settings().effective()
+    except SettingsError as exc:
+        _fail(str(exc))
     for item in SETTINGS_DOC:
-        typer.echo(f"{item.name:<38} {item.default:<42} {item.help}")
+        typer.echo(f"{item.name} = {redact(values[item.name])}")
+        typer.echo(f"    {item.help} Default: {item.default}.")
 
 
 def _redacted(url: str) -> str:

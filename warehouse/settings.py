@@ -220,6 +220,21 @@ class Settings:
             wanted.append(CORE_BANKING_DB)
         return wanted
 
+    def effective(self) -> dict[str, str]:
+        """The value in force for each documented variable (for `crm settings`)."""
+        return {
+            "WAREHOUSE_URL": self.warehouse_url,
+            "CRM_STATE_DIR": str(self.state_dir),
+            "CRM_DATA_DIR": str(self.data_dir),
+            "CRM_PG_PORT": str(self.pg_port),
+            "CORE_BANKING_URL": self.core_banking_url,
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.airflow_db_url,
+            "CRM_AIRFLOW_PORT": str(self.airflow_port),
+            "CRM_LOG_LEVEL": self.log_level,
+            "CRM_DBT_THREADS": str(self.dbt_threads),
+        }
+
     # --- environments for child processes -------------------------------------------
 
     def airflow_env(self) -> dict[str, str]:
