@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
+from warehouse.db import WarehouseUnavailable, connect, redact
 from warehouse.log import get_logger
 from warehouse.settings import Settings
 
@@ -64,8 +67,40 @@ def run_airflow(
     return proc.returncode, lines
 
 
+def _metadata_revision(settings: Settings) -> str | None:
+    """Alembic revision of Airflow's metadata database, or None when unknown."""
+    url = settings.airflow_db_url
+    if not url.startswith("postgresql+psycopg://"):
+        return None
+    try:
+        with connect("postgresql://" + url.split("://", 1)[1], autocommit=True) as conn:
+            if not conn.execute("select to_regclass('public.alembic_version')").fetchone()[0]:
+                return None
+            row = conn.execute("select version_num from alembic_version").fetchone()
+    except WarehouseUnavailable:
+        return None
+    return row[0] if row else None
+
+
+def _stamp(settings: Settings, revision: str | None) -> dict[str, str | None]:
+    return {
+        "database": redact(settings.airflow_db_url),
+        "airflow": metadata.version("apache-airflow"),
+        "revision": revision,
+    }
+
+
 def migrate_metadata(settings: Settings) -> None:
-    """Create or upgrade Airflow's metadata database (idempotent)."""
+    """Create or upgrade Airflow's metadata database; skipped when already current."""
+    stamp_file = settings.airflow_home / ".crm-metadata-stamp.json"
+    revision = _metadata_revision(settings)
+    if revision and stamp_file.exists():
+        try:
+            if json.loads(stamp_file.read_text()) == _stamp(settings, revision):
+                log.info("Airflow metadata database is current (revision %s)", revision)
+                return
+        except ValueError:
+            pass
     log_file = settings.logs_dir / "airflow-db-migrate.log"
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -73,6 +108,7 @@ def migrate_metadata(settings: Settings) -> None:
     if code != 0:
         tail = "\n".join(lines[-15:])
         raise AirflowError(f"`airflow db migrate` failed (exit {code}); see {log_file}:\n{tail}")
+    stamp_file.write_text(json.dumps(_stamp(settings, _metadata_revision(settings))))
     log.info("Airflow metadata database ready (%.1f s)", time.monotonic() - started)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -217,7 +220,29 @@ def airflow_cmd(
     if port:
         env["AIRFLOW__API__PORT"] = str(port)
     typer.echo(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  (Ctrl-C stops it)")
-    os.execve(airflow_executable(), [airflow_executable(), "standalone"], env)
+    code = run_until_stopped([airflow_executable(), "standalone"], env)
+    raise typer.Exit(code)
+
+
+def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
+    """Run a process tree in its own group; Ctrl-C or SIGTERM stops the whole tree."""
+    proc = subprocess.Popen(command, env=env, start_new_session=True)
+
+    def stop(_signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @app.command()
