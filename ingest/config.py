@@ -55,3 +55,42 @@ def load_source(name: str, config_dir: Path = CONFIG_DIR) -> SourceSystem:
     if not entities:
         raise ConfigError(f"{path}: no entities")
     return SourceSystem(system, doc.get("connection_id", system), tuple(entities), pii)
+
+
+@dataclass(frozen=True)
+class EntityContract:
+    """What a source delivers for one entity, whatever the transport."""
+
+    system: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    pii: tuple[str, ...]
+    options: dict[str, object]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+SYSTEMS = ("core_banking", "cards", "crm", "service", "wealth", "reference")
+
+
+def load_contract(name: str, config_dir: Path = CONFIG_DIR) -> dict[str, EntityContract]:
+    """Entities of one source system (any kind), keyed by entity name."""
+    path = config_dir / f"{name}.yml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    contracts = {}
+    for index, item in enumerate(doc["entities"]):
+        try:
+            columns = tuple(
+                Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in item["columns"]
+            )
+        except (KeyError, ConfigError) as exc:
+            raise ConfigError(f"{path}: entities[{index}]: {exc}") from None
+        options = {k: v for k, v in item.items() if k not in ("columns", "primary_key", "table")}
+        contracts[item["table"]] = EntityContract(
+            name, item["table"], columns, tuple(item["primary_key"]),
+            tuple(c["name"] for c in item["columns"] if c.get("pii")), options,
+        )
+    return contracts
