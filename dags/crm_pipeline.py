@@ -13,7 +13,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 WAREHOUSE = "warehouse"
 CORE_BANKING = "core_banking"
-ENTITIES = ("customers", "accounts")
+ENTITIES = ("customers", "accounts", "balances", "loan_status")
 
 RAW_ASSETS = {e: Asset(f"postgres://warehouse/raw/core_banking__{e}") for e in ENTITIES}
 MART_ASSET = Asset("postgres://warehouse/marts/mart_customer_balances")
@@ -22,7 +22,7 @@ SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
 
 @dag(
     dag_id="crm_pipeline",
-    description="Skeleton: demo source -> raw (COPY) -> dbt -> GX gate -> ML labels -> summary",
+    description="Skeleton: demo bank -> raw (COPY) -> dbt -> GX gate -> ML labels -> summary",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -32,12 +32,15 @@ SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
 )
 def crm_pipeline():
     @task
-    def prepare_demo_source() -> dict[str, int]:
-        """The skeleton's own tiny core-banking database (replaced by the demo bank)."""
-        from sources.tiny_bank import TinyBank
+    def prepare_demo_source(logical_date=None) -> dict[str, int]:
+        """The demo bank stands at the run's business day (generated or advanced)."""
+        from sources.demo_bank.bank import ensure_published
+        from sources.demo_bank.config import Layout
         from warehouse.db import airflow_connection_url
+        from warehouse.settings import get_settings
 
-        return TinyBank().write(airflow_connection_url(CORE_BANKING))
+        layout = Layout(get_settings().data_dir)
+        return ensure_published(layout, airflow_connection_url(CORE_BANKING), logical_date.date())
 
     def load_task(entity_name: str):
         @task(task_id=f"load_core_banking__{entity_name}", outlets=[RAW_ASSETS[entity_name]])

@@ -90,7 +90,11 @@ def load_contract(name: str, config_dir: Path = CONFIG_DIR) -> dict[str, EntityC
             raise ConfigError(f"{path}: entities[{index}]: {exc}") from None
         options = {k: v for k, v in item.items() if k not in ("columns", "primary_key", "table")}
         contracts[item["table"]] = EntityContract(
-            name, item["table"], columns, tuple(item["primary_key"]),
-            tuple(c["name"] for c in item["columns"] if c.get("pii")), options,
+            name,
+            item["table"],
+            columns,
+            tuple(item["primary_key"]),
+            tuple(c["name"] for c in item["columns"] if c.get("pii")),
+            options,
         )
     return contracts

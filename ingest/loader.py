@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 from psycopg import sql
 
 from warehouse.db import connect
@@ -108,6 +109,28 @@ def raw_table_ddl(entity: SqlEntity) -> sql.Composed:
     )
 
 
+def ensure_raw_table(conn: psycopg.Connection, entity: SqlEntity) -> list[str]:
+    """Create the raw table, or add columns the contract gained since; returns those added."""
+    conn.execute(raw_table_ddl(entity))
+    present = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'raw' and table_name = %s",
+            (entity.raw_table,),
+        )
+    }
+    added = [c for c in entity.columns if c.name not in present]
+    for column in added:
+        conn.execute(
+            sql.SQL("alter table raw.{} add column {} {}").format(
+                sql.Identifier(entity.raw_table), sql.Identifier(column.name), sql.SQL(column.type)
+            )
+        )
+        log.warning("raw.%s gained column %s %s", entity.raw_table, column.name, column.type)
+    return [c.name for c in added]
+
+
 def _extract_query(entity: SqlEntity) -> sql.Composed:
     cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in entity.columns)
     order = sql.SQL(", ").join(sql.Identifier(k) for k in entity.primary_key)
@@ -135,7 +158,7 @@ def load_full(
     source_tag = f"{entity.source_system}:{entity.source_object}"
     progress = Progress(log, f"load {source_tag} -> {target_name}")
     with connect(warehouse_url) as wh, connect(source_url) as src:
-        wh.execute(raw_table_ddl(entity))
+        ensure_raw_table(wh, entity)
         batch_id = wh.execute(
             "insert into ops.load_batches (source_system, source_object, target_table,"
             " interval_start, interval_end) values (%s, %s, %s, %s, %s) returning batch_id",

@@ -70,9 +70,17 @@ def _copy_text(frame: pd.DataFrame) -> str:
         if special.any():
             escaped.loc[special, column] = values[special].map(lambda v: v.translate(_ESCAPES))
     buffer = io.StringIO()
-    escaped.to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N",
-                   lineterminator="\n", quoting=csv.QUOTE_NONE, quotechar="\x07",
-                   date_format="%Y-%m-%d")
+    escaped.to_csv(
+        buffer,
+        sep="\t",
+        header=False,
+        index=False,
+        na_rep="\\N",
+        lineterminator="\n",
+        quoting=csv.QUOTE_NONE,
+        quotechar="\x07",
+        date_format="%Y-%m-%d",
+    )
     return buffer.getvalue()
 
 

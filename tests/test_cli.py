@@ -17,6 +17,10 @@ COMMANDS = [
     ["doctor"],
     ["migrate"],
     ["settings"],
+    ["demo-bank"],
+    ["demo-bank", "generate"],
+    ["demo-bank", "advance"],
+    ["demo-bank", "serve-crm"],
 ]
 
 

@@ -38,7 +38,12 @@ def test_no_cycles_and_every_task_reachable(dagbag) -> None:
 def test_skeleton_runs_stages_in_order(dagbag) -> None:
     dag = dagbag.dags["crm_pipeline"]
     upstream = {t.task_id: {u.task_id for u in t.upstream_list} for t in dag.tasks}
-    assert upstream["dbt_build"] == {"load_core_banking__customers", "load_core_banking__accounts"}
+    assert upstream["dbt_build"] == {
+        "load_core_banking__customers",
+        "load_core_banking__accounts",
+        "load_core_banking__balances",
+        "load_core_banking__loan_status",
+    }
     assert upstream["quality_gate"] == {"dbt_build"}
     assert upstream["label_segments"] == {"quality_gate"}
     assert upstream["summary"] == {"label_segments"}

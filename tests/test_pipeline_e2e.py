@@ -17,19 +17,23 @@ def _state(settings: Settings) -> dict[str, object]:
     with connect(settings.warehouse_url) as wh, connect(settings.core_banking_url) as src:
         source = src.execute(
             "select (select count(*) from core.customers), (select count(*) from core.accounts),"
-            " (select sum(balance) from core.accounts where closed_on is null"
-            "  and product_code <> 'LOAN')"
+            " (select count(*) from core.balances),"
+            " (select sum(b.end_balance) from core.balances as b join core.accounts as a"
+            "  using (account_id) where a.status = 'open' and a.account_type <> 'loan'"
+            "  and b.balance_month = (select max(balance_month) from core.balances))"
         ).fetchone()
         raw = wh.execute(
             "select (select count(*) from raw.core_banking__customers where _batch_id = any(b)),"
-            " (select count(*) from raw.core_banking__accounts where _batch_id = any(b))"
+            " (select count(*) from raw.core_banking__accounts where _batch_id = any(b)),"
+            " (select count(*) from raw.core_banking__balances where _batch_id = any(b))"
             " from (select array_agg(batch_id) as b from ops.load_batches"
             "  where status = 'committed' and interval_start = %s) as batches",
             (f"{RUN_DATE}T00:00:00+00:00",),
         ).fetchone()
         raw_total = wh.execute(
             "select (select count(*) from raw.core_banking__customers),"
-            " (select count(*) from raw.core_banking__accounts)"
+            " (select count(*) from raw.core_banking__accounts),"
+            " (select count(*) from raw.core_banking__balances)"
         ).fetchone()
         mart = wh.execute(
             "select count(*), sum(deposit_balance), md5(string_agg(m::text, '|'"
@@ -73,9 +77,9 @@ def first_run(settings: Settings, test_env: dict[str, str]):
 
 def test_pipeline_builds_every_stage(first_run) -> None:
     done, state = first_run
-    customers, accounts, deposits = state["source"]
+    customers, accounts, balances, deposits = state["source"]
     assert customers > 100
-    assert state["raw"] == (customers, accounts)
+    assert state["raw"] == (customers, accounts, balances)
     mart_rows, mart_deposits, _ = state["mart"]
     assert mart_rows == customers
     assert mart_deposits == deposits, "mart deposits must reconcile to the source"

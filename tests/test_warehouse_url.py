@@ -10,7 +10,8 @@ from conftest import free_port, run_crm
 from expectations.runner import run_gate
 from ingest.config import load_source
 from ingest.loader import load_full
-from sources.tiny_bank import TinyBank
+from sources.demo_bank.bank import generate
+from sources.demo_bank.config import DemoBankConfig, Layout
 from warehouse.db import connect
 from warehouse.dbt import run_dbt
 from warehouse.embedded import EmbeddedPostgres
@@ -45,7 +46,11 @@ def test_every_stage_runs_on_the_configured_server(other_server, tmp_path) -> No
     assert status.returncode == 0 and "reachable" in status.stdout
 
     settings = Settings.from_env(env)
-    TinyBank(customers=80, seed=5).write(settings.core_banking_url)
+    published = generate(
+        DemoBankConfig(customers=80, months=2, seed=5),
+        Layout(tmp_path / "data"),
+        settings.core_banking_url,
+    )
     interval = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
     system = load_source("core_banking")
     for entity in system.entities:
@@ -56,5 +61,5 @@ def test_every_stage_runs_on_the_configured_server(other_server, tmp_path) -> No
     with connect(url) as conn:
         mart_rows = conn.execute("select count(*) from marts.mart_customer_balances").fetchone()[0]
         databases = {r[0] for r in conn.execute("select datname from pg_database")}
-    assert mart_rows == 80 and gate.success
+    assert mart_rows == published["customers"] and gate.success
     assert {"bank_dwh", "airflow", "demo_core_banking"} <= databases

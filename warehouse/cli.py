@@ -26,6 +26,10 @@ warehouse_app = typer.Typer(
     help="The warehouse server (embedded unless WAREHOUSE_URL is set).", no_args_is_help=True
 )
 app.add_typer(warehouse_app, name="warehouse")
+demo_app = typer.Typer(
+    help="The demo bank: a simulated bank's six source systems.", no_args_is_help=True
+)
+app.add_typer(demo_app, name="demo-bank")
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -138,6 +142,103 @@ def warehouse_url(
         _fail(str(exc))
     url = with_database(settings.warehouse_url, database) if database else settings.warehouse_url
     typer.echo(sqlalchemy_url(url) if sqlalchemy else url)
+
+
+# --- crm demo-bank ... ----------------------------------------------------------------
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
+    return None
+
+
+@demo_app.command("generate")
+@friendly_errors
+def demo_generate(
+    customers: Annotated[int, typer.Option(help="Number of customers")] = 2000,
+    months: Annotated[int, typer.Option(help="Months of history")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 42,
+    start: Annotated[str, typer.Option(help="First month (YYYY-MM)")] = "2024-01",
+    as_of: Annotated[
+        str | None, typer.Option(help="Publish up to this day (YYYY-MM-DD); default the last day")
+    ] = None,
+) -> None:
+    """Simulate the bank and publish its source systems up to the bank date."""
+    from sources.demo_bank.bank import generate
+    from sources.demo_bank.config import DemoBankConfig, Layout
+    from warehouse.bootstrap import ensure_ready
+
+    settings = _settings()
+    first = _parse_date(f"{start}-01", "--start")
+    try:
+        cfg = DemoBankConfig(customers=customers, months=months, seed=seed, start=first)
+    except ValueError as exc:
+        _fail(str(exc))
+    ensure_ready(settings)
+    try:
+        counts = generate(
+            cfg, Layout(settings.data_dir), settings.core_banking_url, _parse_date(as_of, "--as-of")
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    _print_counts(counts)
+
+
+@demo_app.command("advance")
+@friendly_errors
+def demo_advance(
+    to: Annotated[str, typer.Option(help="New bank date (YYYY-MM-DD)")],
+) -> None:
+    """Publish the next days: new and changed rows appear in every source system."""
+    from sources.demo_bank.bank import advance
+    from sources.demo_bank.config import Layout
+
+    settings = _settings()
+    try:
+        counts = advance(
+            Layout(settings.data_dir), settings.core_banking_url, _parse_date(to, "--to")
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    _print_counts(counts)
+
+
+@demo_app.command("serve-crm")
+@friendly_errors
+def demo_serve_crm(
+    port: Annotated[int | None, typer.Option(help="Port (default CRM_API_PORT)")] = None,
+    error_rate: Annotated[float, typer.Option(help="Share of requests answered 500")] = 0.0,
+    rate: Annotated[float, typer.Option(help="Requests per second per token")] = 50.0,
+) -> None:
+    """Serve the CRM system's HTTP API on 127.0.0.1 (bearer token CRM_API_TOKEN)."""
+    from sources.demo_bank.config import Layout
+    from sources.demo_bank.crm_api import serve
+
+    settings = _settings()
+    layout = Layout(settings.data_dir)
+    if not layout.state_file.exists():
+        _fail(f"no demo bank in {layout.root}: run `crm demo-bank generate` first")
+    chosen = port or settings.crm_api_port
+    typer.echo(f"CRM API on http://127.0.0.1:{chosen}/api/v1 (Ctrl-C stops it)")
+    serve(
+        layout.world,
+        layout.state_file,
+        settings.crm_api_token,
+        port=chosen,
+        error_rate=error_rate,
+        rate_per_second=rate,
+    )
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    width = max((len(k) for k in counts), default=10)
+    for name, count in counts.items():
+        typer.echo(f"  {name:<{width}}  {count:>12,}")
 
 
 # --- top-level commands ---------------------------------------------------------------

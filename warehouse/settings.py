@@ -75,6 +75,12 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     ),
     Setting("CRM_AIRFLOW_PORT", "8080", "Port of the Airflow UI started by `crm airflow`."),
     Setting("CRM_LOG_LEVEL", "INFO", "Log level of the project's own loggers."),
+    Setting("CRM_API_PORT", "8765", "Port of the demo bank's CRM API on 127.0.0.1."),
+    Setting(
+        "CRM_API_TOKEN",
+        "demo-crm-token",
+        "Bearer token of the CRM API (the demo's default; set a secret for anything else).",
+    ),
     Setting("CRM_DBT_THREADS", "4", "dbt threads."),
 )
 
@@ -132,6 +138,8 @@ class Settings:
     airflow_port: int
     log_level: str
     dbt_threads: int
+    crm_api_port: int
+    crm_api_token: str
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -164,6 +172,8 @@ class Settings:
             airflow_port=_require_int(env, "CRM_AIRFLOW_PORT", 8080, 1, 65535),
             log_level=log_level,
             dbt_threads=_require_int(env, "CRM_DBT_THREADS", 4, 1, 64),
+            crm_api_port=_require_int(env, "CRM_API_PORT", 8765, 1024, 65535),
+            crm_api_token=env.get("CRM_API_TOKEN", "").strip() or "demo-crm-token",
             extra_env=extra,
         )
 
@@ -233,6 +243,10 @@ class Settings:
             "CRM_AIRFLOW_PORT": str(self.airflow_port),
             "CRM_LOG_LEVEL": self.log_level,
             "CRM_DBT_THREADS": str(self.dbt_threads),
+            "CRM_API_PORT": str(self.crm_api_port),
+            "CRM_API_TOKEN": (
+                self.crm_api_token if self.crm_api_token == "demo-crm-token" else "***"
+            ),
         }
 
     # --- environments for child processes -------------------------------------------

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import uvicorn
 from fastapi import Depends, FastAPI, Request
@@ -142,6 +142,14 @@ class DataError(RuntimeError):
     """The world store holds files that do not match the CRM contract."""
 
 
+_NULL_AS = {
+    "text": pa.string(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "float": pa.float64(),
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -161,26 +169,59 @@ class ColumnData:
     labels: np.ndarray | None = None
 
     @classmethod
-    def of(cls, series: pd.Series, kind: str) -> ColumnData:
-        isna = series.isna().to_numpy()
-        nulls = isna if isna.any() else None
-        if kind == "text":
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
-            labels = np.asarray([str(u) for u in uniques], dtype=object)
-            return cls(kind, codes.astype(np.int32), None, labels)
-        if kind == "timestamp":
-            values = series.array.asi8
-        elif kind == "date":
-            values = series.array.asi8 // 86_400
-        elif kind == "int":
-            values = series.to_numpy(dtype=np.int64, na_value=0)
-        elif kind == "bool":
-            values = series.to_numpy(dtype=bool, na_value=False)
-        else:
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        if nulls is not None:
-            values = np.where(nulls, 0, values)  # NaT's sentinel would not convert
-        return cls(kind, np.ascontiguousarray(values), nulls)
+    def of(cls, column: pa.ChunkedArray, kind: str, where: str) -> ColumnData:
+        """Convert with Arrow casts, accepting any reasonable Parquet type for the kind."""
+        source = column.type
+        if pa.types.is_null(source):  # an all-null column written without a type
+            column = column.cast(_NULL_AS[kind])
+        try:
+            if kind == "text":
+                return cls._text(column.cast(pa.string()))
+            if kind == "timestamp":
+                if not pa.types.is_timestamp(column.type):
+                    raise TypeError
+                # Microseconds (what Postgres keeps); naive values are taken as UTC.
+                column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
+                column = column.cast(pa.int64())
+            elif kind == "date":
+                if not pa.types.is_date32(column.type):
+                    column = column.cast(pa.date32(), safe=False)
+                column = column.cast(pa.int32()).cast(pa.int64())
+            elif kind == "int":
+                column = column.cast(pa.int64())
+            elif kind == "bool":
+                column = column.cast(pa.bool_())
+            else:
+                column = column.cast(pa.float64())
+        except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise DataError(f"{where}: Parquet type {source} does not fit {kind}") from None
+        isna = column.is_null().to_numpy(zero_copy_only=False)
+        filler = False if kind == "bool" else 0
+        values = pc.fill_null(column, filler).to_numpy(zero_copy_only=False)
+        return cls(kind, np.ascontiguousarray(values), isna if isna.any() else None)
+
+    @classmethod
+    def _text(cls, column: pa.ChunkedArray) -> ColumnData:
+        """Dictionary codes ranked by the string, so comparing codes compares the text."""
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        words = encoded.dictionary
+        order = pc.array_sort_indices(words).to_numpy()
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1).astype(np.int32)
+        labels = np.asarray(words.take(pa.array(order)).to_pylist(), dtype=object)
+        return cls("text", codes, None, labels)
+
+    @classmethod
+    def empty(cls, kind: str) -> ColumnData:
+        dtype = {"text": np.int32, "float": np.float64, "bool": bool}.get(kind, np.int64)
+        labels = np.empty(0, dtype=object) if kind == "text" else None
+        return cls(kind, np.empty(0, dtype=dtype), None, labels)
+
+    def reordered(self, order: np.ndarray) -> ColumnData:
+        nulls = None if self.nulls is None else self.nulls[order]
+        return ColumnData(self.kind, self.values[order], nulls, self.labels)
 
     def value(self, i: int) -> Any:
         """One cell as a plain Python value (for cursor keys)."""
@@ -259,63 +300,49 @@ def _kind(sql_type: str) -> str:
     return "text"
 
 
-def _int_mapper(arrow_type: pa.DataType) -> Any:
-    return pd.Int64Dtype() if pa.types.is_integer(arrow_type) else None
-
-
-def _coerce(series: pd.Series, kind: str) -> pd.Series:
-    """One contract type → one pandas dtype, whatever type the Parquet writer chose."""
-    if kind == "int":
-        return series.astype("Int64")
-    if kind == "float":
-        return series.astype("float64")
-    if kind == "bool":
-        return series.astype("boolean")
-    if kind == "timestamp":
-        # Microseconds: what Postgres stores and what datetime.fromisoformat reads back.
-        return pd.to_datetime(series, utc=True).dt.as_unit("us").dt.floor("us")
-    if kind == "date":
-        return pd.to_datetime(series).dt.as_unit("s").dt.normalize()
-    return series.astype("str")
-
-
 def load_snapshot(contract: EntityContract, files: list[Path]) -> Snapshot:
-    """Read, type, de-duplicate and sort one entity's Parquet files."""
-    columns = contract.column_names
+    """Read, type, de-duplicate and sort one entity's Parquet files, without pandas copies."""
+    names = contract.column_names
     kinds = {c.name: _kind(c.type) for c in contract.columns}
-    key = list(contract.primary_key)
+    key = tuple(contract.primary_key)
     tables = []
     for path in files:
-        table = pq.read_table(path)
-        missing = [c for c in columns if c not in table.column_names]
+        missing = [c for c in names if c not in pq.read_schema(path).names]
         if missing:
             raise DataError(f"{path}: missing columns {missing} of the CRM contract")
-        tables.append(table.select(columns))
-    if tables:
-        table = pa.concat_tables(tables, promote_options="permissive")
-        frame = table.to_pandas(types_mapper=_int_mapper, date_as_object=False)
-        del table, tables
-    else:
-        frame = pd.DataFrame({c: pd.Series([], dtype="object") for c in columns})
-    frame = pd.DataFrame({c: _coerce(frame[c], kinds[c]) for c in columns})
+        tables.append(pq.read_table(path, columns=names))
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    del tables
+    if table is None or table.num_rows == 0:
+        columns = {c: ColumnData.empty(kinds[c]) for c in names}
+        return Snapshot(columns, key, columns["updated_at"].values, np.empty(0, np.int64))
+    where = f"crm/{contract.name}"
+    columns = {c: ColumnData.of(table.column(c), kinds[c], f"{where}.{c}") for c in names}
+    del table
     for c in [*key, "updated_at"]:
-        if frame[c].isna().any():
-            raise DataError(f"crm/{contract.name}: null {c} in {len(files)} file(s)")
-    # Latest file wins when the same version appears twice; then find each row's successor.
-    frame = frame.sort_values([*key, "updated_at"], kind="stable")
-    frame = frame[~frame.duplicated([*key, "updated_at"], keep="last")]
-    ts = frame["updated_at"].array.asi8
-    same_key = np.ones(len(frame), dtype=bool)
-    for c in key:
-        values = frame[c].to_numpy()
-        same_key[:-1] &= values[1:] == values[:-1]
-    same_key[-1:] = False
-    next_us = np.where(same_key, np.append(ts[1:], _NO_NEXT), _NO_NEXT)
-    frame = frame.assign(_next_us=next_us)
-    frame = frame.sort_values(["updated_at", *key], kind="stable").reset_index(drop=True)
-    next_sorted = frame.pop("_next_us").to_numpy(dtype=np.int64)
-    data = {c: ColumnData.of(frame[c], kinds[c]) for c in columns}
-    return Snapshot(data, tuple(key), data["updated_at"].values, next_sorted)
+        if columns[c].nulls is not None:
+            raise DataError(f"{where}: null {c} in {len(files)} file(s)")
+    ts = columns["updated_at"].values
+    keys = [columns[c].values for c in key]  # text keys are codes ranked by the string
+    # Group versions by key, oldest first; among equal (key, updated_at) the later file
+    # wins. Then note, for each version, when its key's next version came.
+    by_key = np.lexsort((np.arange(len(ts)), ts, *reversed(keys)))
+    ts1, keys1 = ts[by_key], [k[by_key] for k in keys]
+    same_next = np.ones(max(len(ts1) - 1, 0), dtype=bool)
+    for k in keys1:
+        same_next &= k[1:] == k[:-1]
+    keep = np.append(~(same_next & (ts1[1:] == ts1[:-1])), True)
+    by_key, ts1, keys1 = by_key[keep], ts1[keep], [k[keep] for k in keys1]
+    same_next = np.ones(max(len(ts1) - 1, 0), dtype=bool)
+    for k in keys1:
+        same_next &= k[1:] == k[:-1]
+    next_us = np.where(np.append(same_next, False), np.append(ts1[1:], _NO_NEXT), _NO_NEXT)
+    # API order: (updated_at, key).
+    by_time = np.lexsort((*reversed(keys1), ts1))
+    final = by_key[by_time]
+    columns = {c: col.reordered(final) for c, col in columns.items()}
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed buffers otherwise
+    return Snapshot(columns, key, columns["updated_at"].values, next_us[by_time])
 
 
 class EntityStore:

@@ -160,6 +160,9 @@ class MonthState:
         frozen = stage[cust_row] == DORMANT
         target = np.where(frozen & ~closing, self.balance, target)
 
+        if month == 0:
+            # Accounts older than the simulation start the month holding their target.
+            self.balance = np.where(self.opened < first, target, 0.0)
         loan = kind == "loan"
         term = acc["term_months"].fillna(1).to_numpy()
         elapsed = month - acc["open_month"].to_numpy() + 1
@@ -169,7 +172,7 @@ class MonthState:
 
         # Loan arrears: a Markov chain on days past due, worse for declining customers.
         behind = loan & open_now
-        miss_p = 0.008 + 0.10 * np.isin(stage[cust_row], [DECLINE, DORMANT])
+        miss_p = 0.015 + 0.12 * np.isin(stage[cust_row], [DECLINE, DORMANT])
         cure = rng.random(len(acc)) < 0.35
         miss = rng.random(len(acc)) < miss_p
         days = int((last_excl - first).astype(int))

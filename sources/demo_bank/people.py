@@ -184,6 +184,8 @@ def credit_codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
+    if n == 0:
+        return np.array([], dtype=str)
     prefix = MOBILE_PREFIXES[rng.integers(len(MOBILE_PREFIXES), size=n)].astype(str)
     return np.char.add(prefix, np.char.zfill(rng.integers(0, 10**8, size=n).astype(str), 8))
 

@@ -45,8 +45,9 @@ def _bound(day: date, column_is_date: bool) -> object:
     return day if column_is_date else pd.Timestamp(day, tz="UTC")
 
 
-def iter_world(layout: Layout, system: str, entity: str, lo: date | None, hi: date
-               ) -> Iterator[pd.DataFrame]:
+def iter_world(
+    layout: Layout, system: str, entity: str, lo: date | None, hi: date
+) -> Iterator[pd.DataFrame]:
     """Rows of one world entity whose time falls in [lo, hi), one file at a time."""
     folder = layout.world / system / entity
     column = TIME_COLUMN.get(entity, "updated_at")
@@ -78,15 +79,17 @@ def publish_core(layout: Layout, core_url: str, lo: date | None, hi: date) -> di
             if not frames:
                 counts[entity] = 0
                 continue
-            frame = _latest(pd.concat(frames, ignore_index=True),
-                            list(contract[entity].primary_key))[columns]
+            frame = _latest(
+                pd.concat(frames, ignore_index=True), list(contract[entity].primary_key)
+            )[columns]
             write = core_db.copy_frame if lo is None else core_db.upsert_frame
             counts[entity] = write(conn, entity, frame)
         progress = Progress(log, "publish core.transactions")
         counts["transactions"] = 0
         for frame in iter_world(layout, "core_banking", "transactions", lo, hi):
             counts["transactions"] += core_db.copy_frame(
-                conn, "transactions", frame[contract["transactions"].column_names])
+                conn, "transactions", frame[contract["transactions"].column_names]
+            )
             progress.add(len(frame))
         progress.done()
     return counts
@@ -97,12 +100,22 @@ def _write_file(frame: pd.DataFrame, path: Path, options: dict[str, object]) -> 
     if kind == "parquet":
         pq.write_table(_arrow(frame), path, compression="zstd")
     elif kind == "jsonl":
-        text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
-                             date_unit="s") if len(frame) else ""
+        text = (
+            frame.to_json(
+                orient="records", lines=True, force_ascii=False, date_format="iso", date_unit="s"
+            )
+            if len(frame)
+            else ""
+        )
         path.write_text(text, encoding=str(options.get("encoding", "utf-8")))
     else:
-        frame.to_csv(path, index=False, encoding=str(options.get("encoding", "utf-8")),
-                     lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S%z")
+        frame.to_csv(
+            path,
+            index=False,
+            encoding=str(options.get("encoding", "utf-8")),
+            lineterminator="\n",
+            date_format="%Y-%m-%d %H:%M:%S%z",
+        )
 
 
 def _arrow(frame: pd.DataFrame):
@@ -118,8 +131,7 @@ def _day_of(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_datetime(values).dt.date
 
 
-def publish_files(layout: Layout, cfg: DemoBankConfig, lo: date | None, hi: date
-                  ) -> dict[str, int]:
+def publish_files(layout: Layout, cfg: DemoBankConfig, lo: date | None, hi: date) -> dict[str, int]:
     """One folder per day in [lo or start, hi) for each file-based system."""
     first_day = lo or cfg.start
     days = [first_day + timedelta(days=i) for i in range((hi - first_day).days)]
@@ -172,8 +184,9 @@ def publish_reference(layout: Layout, cfg: DemoBankConfig) -> dict[str, int]:
     root.mkdir(parents=True, exist_ok=True)
     contract = load_contract("reference")
     for name, frame in frames.items():
-        frame[contract[name].column_names].to_csv(root / f"{name}.csv", index=False,
-                                                  encoding="utf-8", lineterminator="\n")
+        frame[contract[name].column_names].to_csv(
+            root / f"{name}.csv", index=False, encoding="utf-8", lineterminator="\n"
+        )
     return {name: len(frame) for name, frame in frames.items()}
 
 
@@ -195,6 +208,10 @@ def publish(layout: Layout, cfg: DemoBankConfig, core_url: str, until: date) -> 
         counts.update({f"reference.{k}": v for k, v in publish_reference(layout, cfg).items()})
     state["bank_date"] = until.isoformat()
     layout.write_state(state)
-    log.info("published %s .. %s in %.1f s", lo or cfg.start, until,
-             (datetime.now() - started).total_seconds())
+    log.info(
+        "published %s .. %s in %.1f s",
+        lo or cfg.start,
+        until,
+        (datetime.now() - started).total_seconds(),
+    )
     return counts

@@ -58,9 +58,10 @@ class Writer:
         folder = self.layout.world / system / entity
         folder.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-        pq.write_table(
-            table, folder / f"{part}.parquet", compression="zstd", row_group_size=256_000
-        )
+        # Write then rename, so a reader (the CRM API) never sees half a file.
+        temporary = folder / f".{part}.parquet.tmp"
+        pq.write_table(table, temporary, compression="zstd", row_group_size=256_000)
+        temporary.replace(folder / f"{part}.parquet")
         self.counts[entity] = self.counts.get(entity, 0) + len(frame)
 
 

@@ -12,24 +12,53 @@ accounts as (
 
 ),
 
+balances as (
+
+    select * from {{ ref('stg_core_banking__balances') }}
+
+),
+
+-- Always exactly one row: the latest month in the balances, null without balances.
+latest_month as (
+
+    select max(balance_month) as balance_month
+    from balances
+
+),
+
+latest_balances as (
+
+    select
+        balances.account_id,
+        balances.end_balance
+    from balances
+    inner join latest_month
+        on balances.balance_month = latest_month.balance_month
+
+),
+
 account_totals as (
 
     select
-        customer_id,
+        accounts.customer_id,
 
-        count(*) filter (where is_open) as n_accounts,
-        count(distinct product_code) filter (where is_open) as n_products,
+        count(*) filter (where accounts.is_open) as n_accounts,
+        count(distinct accounts.product_code) filter (where accounts.is_open) as n_products,
 
-        sum(balance) filter (
-            where is_open and product_code in ('CURRENT', 'SAVINGS', 'TERM_DEPOSIT')
+        sum(latest_balances.end_balance) filter (
+            where accounts.is_open and accounts.account_type != 'loan'
         ) as deposit_balance,
-        sum(balance) filter (where is_open and product_code = 'LOAN') as loan_balance,
+        sum(latest_balances.end_balance) filter (
+            where accounts.is_open and accounts.account_type = 'loan'
+        ) as loan_balance,
 
-        min(opened_on) as first_opened_on,
-        max(updated_at) as last_account_updated_at
+        min(accounts.opened_on) as first_opened_on,
+        max(accounts.updated_at) as last_account_updated_at
 
     from accounts
-    group by customer_id
+    left join latest_balances
+        on accounts.account_id = latest_balances.account_id
+    group by accounts.customer_id
 
 ),
 
@@ -37,6 +66,7 @@ customer_balances as (
 
     select
         customers.customer_id,
+        customers.customer_type,
         customers.branch_code,
         customers.gender,
         customers.birth_date,
@@ -45,6 +75,7 @@ customer_balances as (
         coalesce(account_totals.n_accounts, 0)::integer as n_accounts,
         coalesce(account_totals.n_products, 0)::integer as n_products,
 
+        latest_month.balance_month,
         coalesce(account_totals.deposit_balance, 0)::numeric(18, 2) as deposit_balance,
         coalesce(account_totals.loan_balance, 0)::numeric(18, 2) as loan_balance,
         (
@@ -59,6 +90,7 @@ customer_balances as (
         ) as last_activity_at
 
     from customers
+    cross join latest_month
     left join account_totals
         on customers.customer_id = account_totals.customer_id
 

@@ -9,14 +9,8 @@ source as (
 latest_versions as (
 
     select
-        source.*,
-        row_number() over (
-            partition by source.account_id
-            order by
-                source._batch_id desc,
-                source.updated_at desc nulls last,
-                source._loaded_at desc nulls last
-        ) as version_rank
+        *,
+        {{ latest_version_rank(['account_id']) }} as version_rank
     from source
 
 ),
@@ -30,19 +24,24 @@ renamed as (
 
         ---------- attributes
         upper(trim(product_code)) as product_code,
+        lower(trim(account_type)) as account_type,
         upper(trim(currency)) as currency,
+        upper(trim(branch_code)) as branch_code,
+        lower(trim(status)) as status,
+        term_months::integer as term_months,
 
         ---------- numerics
-        balance::numeric(18, 2) as balance,
+        principal::numeric(18, 2) as principal,
         interest_rate::numeric(8, 5) as interest_rate,
 
         ---------- dates and timestamps
         opened_on::date as opened_on,
+        maturity_on::date as maturity_on,
         closed_on::date as closed_on,
         updated_at::timestamptz as updated_at,
 
         ---------- booleans
-        closed_on is null as is_open,
+        lower(trim(status)) = 'open' and closed_on is null as is_open,
 
         ---------- lineage
         _batch_id::bigint as batch_id,

@@ -9,14 +9,8 @@ source as (
 latest_versions as (
 
     select
-        source.*,
-        row_number() over (
-            partition by source.customer_id
-            order by
-                source._batch_id desc,
-                source.updated_at desc nulls last,
-                source._loaded_at desc nulls last
-        ) as version_rank
+        *,
+        {{ latest_version_rank(['customer_id']) }} as version_rank
     from source
 
 ),
@@ -31,14 +25,20 @@ renamed as (
         trim(full_name) as full_name,
         nullif(trim(national_id), '') as national_id,
         nullif(trim(mobile), '') as mobile,
+        nullif(trim(address), '') as address,
 
         ---------- attributes
+        lower(trim(customer_type)) as customer_type,
         upper(trim(gender)) as gender,
+        nullif(trim(city), '') as city,
+        nullif(trim(occupation), '') as occupation,
         upper(trim(branch_code)) as branch_code,
+        lower(trim(status)) as status,
 
         ---------- dates and timestamps
         birth_date::date as birth_date,
         joined_on::date as joined_on,
+        closed_on::date as closed_on,
         updated_at::timestamptz as updated_at,
 
         ---------- lineage
