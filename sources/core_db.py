@@ -6,11 +6,12 @@ always has exactly the tables and columns that `ingest/config/core_banking.yml` 
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg import Connection, sql
 
 from ingest.config import EntityContract, load_contract
@@ -56,30 +57,16 @@ def create_schema(conn: Connection, *, replace: bool = False) -> None:
         )
 
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _copy_csv(frame: pd.DataFrame) -> bytes:
+    """A frame as CSV for ``COPY ... (format csv)``: an unquoted empty field is NULL.
 
-
-def _copy_text(frame: pd.DataFrame) -> str:
-    """A frame as COPY text: tab-separated, \\N for null, backslash escapes in text."""
-    escaped = frame.copy()
-    for column in escaped.columns:
-        values = escaped[column]
-        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
-            continue
-        special = values.astype("string").str.contains(r"[\\\t\n\r]", regex=True, na=False)
-        if special.any():
-            escaped.loc[special, column] = values[special].map(lambda v: v.translate(_ESCAPES))
-    buffer = io.StringIO()
-    escaped.to_csv(
-        buffer,
-        sep="\t",
-        header=False,
-        index=False,
-        na_rep="\\N",
-        lineterminator="\n",
-        quoting=csv.QUOTE_NONE,
-        quotechar="\x07",
-        date_format="%Y-%m-%d",
+    pyarrow's writer quotes only where needed and is about ten times faster than
+    pandas ``to_csv`` on wide frames.
+    """
+    buffer = io.BytesIO()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pa_csv.write_csv(
+        table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     )
     return buffer.getvalue()
 
@@ -92,13 +79,13 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     unknown = [c for c in frame.columns if c not in known]
     if unknown:
         raise ValueError(f"core.{table} has no columns {unknown}")
-    statement = sql.SQL("copy {}.{} ({}) from stdin").format(
+    statement = sql.SQL("copy {}.{} ({}) from stdin (format csv)").format(
         sql.Identifier(SCHEMA),
         sql.Identifier(table),
         sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns),
     )
     with conn.cursor().copy(statement) as copy:
-        copy.write(_copy_text(frame))
+        copy.write(_copy_csv(frame))
     return len(frame)
 
 
@@ -116,9 +103,9 @@ def upsert_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     conn.execute(sql.SQL("truncate {}").format(sql.Identifier(temp)))
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
     with conn.cursor().copy(
-        sql.SQL("copy {} ({}) from stdin").format(sql.Identifier(temp), columns)
+        sql.SQL("copy {} ({}) from stdin (format csv)").format(sql.Identifier(temp), columns)
     ) as copy:
-        copy.write(_copy_text(frame))
+        copy.write(_copy_csv(frame))
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
         for c in frame.columns

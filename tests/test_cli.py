@@ -21,6 +21,8 @@ COMMANDS = [
     ["demo-bank", "generate"],
     ["demo-bank", "advance"],
     ["demo-bank", "serve-crm"],
+    ["berka"],
+    ["berka", "load"],
 ]
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -30,6 +31,10 @@ demo_app = typer.Typer(
     help="The demo bank: a simulated bank's six source systems.", no_args_is_help=True
 )
 app.add_typer(demo_app, name="demo-bank")
+berka_app = typer.Typer(
+    help="A real bank's extract: the PKDD'99 (Berka) Czech bank data.", no_args_is_help=True
+)
+app.add_typer(berka_app, name="berka")
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -232,6 +237,36 @@ def demo_serve_crm(
         port=chosen,
         error_rate=error_rate,
         rate_per_second=rate,
+    )
+
+
+@berka_app.command("load")
+@friendly_errors
+def berka_load(
+    path: Annotated[
+        Path | None, typer.Option(help="Folder of the .asc files (default CRM_BERKA_DIR)")
+    ] = None,
+) -> None:
+    """Map the Berka extract onto the source contract: core database, card and wealth files."""
+    from sources.berka import BerkaFormatError, load_berka
+    from sources.demo_bank.config import Layout
+    from warehouse.bootstrap import ensure_ready
+
+    settings = _settings()
+    folder = path or settings.berka_dir
+    if not folder.is_dir():
+        _fail(f"no Berka extract at {folder}: pass --path or set CRM_BERKA_DIR")
+    ensure_ready(settings)
+    try:
+        counts = load_berka(folder, settings.core_banking_url, settings.data_dir)
+    except BerkaFormatError as exc:
+        _fail(str(exc))
+    # The source databases hold one bank at a time: the demo bank must be regenerated.
+    Layout(settings.data_dir).state_file.unlink(missing_ok=True)
+    _print_counts(counts)
+    typer.echo(
+        "The core-banking source now holds the Berka bank; `crm demo-bank generate` "
+        "(or the next `crm run`) replaces it with the demo bank."
     )
 
 

@@ -75,6 +75,11 @@ SETTINGS_DOC: tuple[Setting, ...] = (
     ),
     Setting("CRM_AIRFLOW_PORT", "8080", "Port of the Airflow UI started by `crm airflow`."),
     Setting("CRM_LOG_LEVEL", "INFO", "Log level of the project's own loggers."),
+    Setting(
+        "CRM_BERKA_DIR",
+        "<project>/../shared/data/berka",
+        "Folder of the PKDD'99 (Berka) extract read by `crm berka load`.",
+    ),
     Setting("CRM_API_PORT", "8765", "Port of the demo bank's CRM API on 127.0.0.1."),
     Setting(
         "CRM_API_TOKEN",
@@ -140,6 +145,7 @@ class Settings:
     dbt_threads: int
     crm_api_port: int
     crm_api_token: str
+    berka_dir: Path
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -174,6 +180,11 @@ class Settings:
             dbt_threads=_require_int(env, "CRM_DBT_THREADS", 4, 1, 64),
             crm_api_port=_require_int(env, "CRM_API_PORT", 8765, 1024, 65535),
             crm_api_token=env.get("CRM_API_TOKEN", "").strip() or "demo-crm-token",
+            berka_dir=Path(
+                env.get("CRM_BERKA_DIR") or PROJECT_ROOT.parent / "shared" / "data" / "berka"
+            )
+            .expanduser()
+            .absolute(),
             extra_env=extra,
         )
 
@@ -243,6 +254,7 @@ class Settings:
             "CRM_AIRFLOW_PORT": str(self.airflow_port),
             "CRM_LOG_LEVEL": self.log_level,
             "CRM_DBT_THREADS": str(self.dbt_threads),
+            "CRM_BERKA_DIR": str(self.berka_dir),
             "CRM_API_PORT": str(self.crm_api_port),
             "CRM_API_TOKEN": (
                 self.crm_api_token if self.crm_api_token == "demo-crm-token" else "***"

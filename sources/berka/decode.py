@@ -23,12 +23,6 @@ def parse_yymmdd(values: pd.Series) -> pd.Series:
     return pd.to_datetime(text, format="%Y%m%d", errors="coerce")
 
 
-def parse_yymmdd_time(values: pd.Series) -> pd.Series:
-    """``YYMMDD hh:mm:ss`` strings (card ``issued``) as datetime64; NaT where invalid."""
-    text = "19" + values.astype(str).str.strip()
-    return pd.to_datetime(text, format="%Y%m%d %H:%M:%S", errors="coerce")
-
-
 def to_days(values: pd.Series | np.ndarray) -> np.ndarray:
     """Dates as int64 days since 1970-01-01 (datetime64 input, any unit)."""
     array = np.asarray(values).astype("datetime64[D]")

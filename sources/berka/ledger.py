@@ -25,7 +25,10 @@ _DAY_SPAN = 1 << 20  # days per account in the combined (account, day) sort key
 
 
 def order_within_day(
-    account: np.ndarray, day: np.ndarray, trans_id: np.ndarray, before: np.ndarray,
+    account: np.ndarray,
+    day: np.ndarray,
+    trans_id: np.ndarray,
+    before: np.ndarray,
     after: np.ndarray,
 ) -> np.ndarray:
     """Position (0, 1, ...) of each transaction within its account-day, in posting order.

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from sources.berka import decode
 
@@ -133,38 +136,45 @@ REFERENCES = (
     ("order", "account_id", "account", "account_id"),
 )
 
-_INT = r"-?\d+"
+_INT = r"-?\d{1,18}"
 _DECIMAL = r"-?\d+(?:\.\d+)?"
 
 
-def _decode_text(raw: bytes, name: str) -> str:
+def _utf8(raw: bytes, name: str) -> bytes:
+    """The bytes as UTF-8 (cp1250, the Czech Windows code page, is re-encoded)."""
     try:
-        return raw.decode("utf-8")
+        raw.decode("utf-8")
+        return raw
     except UnicodeDecodeError as exc:
         try:
-            return raw.decode("cp1250")
+            return raw.decode("cp1250").encode("utf-8")
         except UnicodeDecodeError:
             line = raw.count(b"\n", 0, exc.start) + 1
             raise BerkaFormatError(name, line, "not UTF-8 or cp1250 text") from None
 
 
-def _check_lines(raw: bytes, name: str, expected: int) -> int:
+def _per_line(positions: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """How many of the (sorted) byte positions fall on each line."""
+    return np.diff(np.concatenate(([0], np.searchsorted(positions, ends))))
+
+
+def _check_lines(raw: bytes, name: str, expected: int, *, exact: bool = False) -> int:
     """Check quotes and field counts of every line on the bytes; returns the line count."""
     data = np.frombuffer(raw, dtype=np.uint8)
-    newlines = np.flatnonzero(data == 10)
-    ends = np.append(newlines, len(data)) if not raw.endswith(b"\n") else newlines
+    ends = np.flatnonzero(data == 10)
+    if not raw.endswith(b"\n"):
+        ends = np.append(ends, len(data))
     lines = len(ends)
-    quotes = data == 34
-    quote_lines = np.searchsorted(ends, np.flatnonzero(quotes))
-    odd = np.flatnonzero(np.bincount(quote_lines, minlength=lines) % 2)
+    odd = np.flatnonzero(_per_line(np.flatnonzero(data == 34), ends) % 2)
     if len(odd):
         raise BerkaFormatError(name, int(odd[0]) + 1, "unbalanced double quotes")
-    # a separator counts when an even number of quotes precede it (uint8 sums wrap mod 256,
-    # which keeps the parity)
-    outside = np.cumsum(quotes, dtype=np.uint8) % 2 == 0
-    separators = np.flatnonzero((data == 59) & outside)
-    before_end = np.searchsorted(separators, ends)
-    counts = np.diff(np.concatenate(([0], before_end))) + 1
+    counts = _per_line(np.flatnonzero(data == 59), ends) + 1
+    if exact or (counts != expected).any():
+        # some line differs, or a quoted value holds a ';': count only the separators
+        # outside quotes (an even number of quotes before them; uint8 sums wrap mod 256,
+        # which keeps the parity)
+        outside = np.cumsum(data == 34, dtype=np.uint8) % 2 == 0
+        counts = _per_line(np.flatnonzero((data == 59) & outside), ends) + 1
     bad = np.flatnonzero(counts != expected)
     if len(bad):
         line = int(bad[0])
@@ -177,20 +187,78 @@ def _check_lines(raw: bytes, name: str, expected: int) -> int:
 
 
 def _first_bad(name: str, frame: pd.DataFrame, bad: np.ndarray, column: str, rule: str) -> None:
+    """Raise for the first row of ``frame`` flagged in ``bad`` (rows keep their file order:
+    index 0 is line 2, after the header)."""
     hits = np.flatnonzero(bad)
     if len(hits):
         row = int(hits[0])
         more = f" ({len(hits) - 1} more lines break this rule)" if len(hits) > 1 else ""
         value = frame[column].iloc[row]
-        # frames keep the parsed file's row index: row 0 is line 2 (after the header)
-        line = int(frame.index[row]) + 2
-        raise BerkaFormatError(name, line, f"{column} = {value!r}: {rule}{more}")
+        raise BerkaFormatError(
+            name, int(frame.index[row]) + 2, f"{column} = {value!r}: {rule}{more}"
+        )
+
+
+def _first_bad_raw(
+    name: str, values: pa.ChunkedArray, bad: np.ndarray, column: str, rule: str
+) -> None:
+    """Raise for the first flagged value of a parsed column (position 0 is line 2)."""
+    hits = np.flatnonzero(bad)
+    if len(hits):
+        row = int(hits[0])
+        more = f" ({len(hits) - 1} more lines break this rule)" if len(hits) > 1 else ""
+        value = values[row].as_py()
+        raise BerkaFormatError(name, row + 2, f"{column} = {value!r}: {rule}{more}")
+
+
+def _mask(condition: pa.ChunkedArray) -> np.ndarray:
+    return pc.fill_null(condition, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _matches(values: pa.ChunkedArray, pattern: str) -> np.ndarray:
+    return _mask(pc.match_substring_regex(values, f"^(?:{pattern})$"))
+
+
+def _parse_stamp(values: pa.ChunkedArray, fmt: str, shape_ok: np.ndarray) -> tuple:
+    """``19`` + value parsed with ``fmt``, and where it is a real date: Arrow rolls
+    30 February over to 2 March, so the parsed day must be the written one."""
+    text = pc.utf8_replace_slice(values, 0, 0, "19")
+    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    day_text = pc.if_else(pa.array(shape_ok), pc.utf8_slice_codeunits(values, 4, 6), "0")
+    same_day = pc.equal(pc.day(parsed), pc.cast(day_text, pa.int64()))
+    return parsed, _mask(same_day)
+
+
+def _codes_of(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes of the values and the dictionary (fast where ``is_in`` is not)."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    return (
+        encoded.indices.to_numpy(zero_copy_only=False),
+        encoded.dictionary.to_pylist(),
+    )
+
+
+def _parse(data: bytes, names: list[str]) -> pa.Table:
+    """All fields as strings (empty, quoted or not, stays "")."""
+    if b"\n" not in data:  # the header alone
+        return pa.table({n: pa.array([], pa.string()) for n in names})
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+        parse_options=pacsv.ParseOptions(delimiter=";", quote_char='"'),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def read_asc(path: Path, table: str | None = None) -> pd.DataFrame:
     """One Berka file, checked and typed (ints int64, decimals float64, dates datetime64).
 
-    Empty text becomes None; codes are stripped of blanks (``" "`` counts as empty).
+    Text and codes are stripped of blanks (a k_symbol of ``" "`` counts as empty); empty
+    free text becomes None, codes stay categorical with ``""`` for empty.
     """
     table = table or path.stem
     spec = SPECS[table]
@@ -202,70 +270,75 @@ def read_asc(path: Path, table: str | None = None) -> pd.DataFrame:
     raw = raw.rstrip(b"\r\n\t ")
     if not raw:
         raise BerkaFormatError(name, 1, "the file is empty (no header row)")
-    text = _decode_text(raw, name)
-    header_end = text.find("\n")
-    header = [h.strip().strip('"') for h in text[: header_end if header_end >= 0 else None]
-              .strip().split(";")]
+    data = _utf8(raw, name)
+    header = [h.strip().strip('"') for h in data.split(b"\n", 1)[0].decode().strip().split(";")]
     expected = [f.name for f in spec]
     if header != expected:
         raise BerkaFormatError(name, 1, f"header is {header}, expected {expected}")
-    _check_lines(raw, name, len(spec))
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=";",
-        quotechar='"',
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        skip_blank_lines=False,
-        engine="c",
-    )
+    rows = _check_lines(data, name, len(spec)) - 1
+    try:
+        parsed = _parse(data, expected)
+    except pa.ArrowInvalid as exc:
+        # only if a quoted ';' hid a missing field from the fast count above
+        _check_lines(data, name, len(spec), exact=True)
+        raise BerkaFormatError(name, None, str(exc)) from None
+    if parsed.num_rows != rows:
+        raise BerkaFormatError(name, None, f"parsed {parsed.num_rows} rows of {rows} lines")
     out: dict[str, object] = {}
     for field in spec:
-        values = frame[field.name].str.strip()
-        empty = (values == "").to_numpy(dtype=bool)
+        values = pc.utf8_trim_whitespace(parsed[field.name])
+        empty = _mask(pc.equal(values, ""))
         if field.required:
-            _first_bad(name, frame, empty, field.name, "a value is required")
-        if field.kind == "int":
-            _first_bad(
-                name, frame, ~values.str.fullmatch(_INT).to_numpy(dtype=bool) & ~empty,
-                field.name, "not an integer",
+            _first_bad_raw(name, values, empty, field.name, "a value is required")
+        if field.kind in ("int", "decimal"):
+            pattern, target = (
+                (_INT, pa.int64()) if field.kind == "int" else (_DECIMAL, pa.float64())
             )
-            out[field.name] = pd.to_numeric(values.where(~empty), errors="coerce").astype(
-                "int64" if field.required else "Int64"
-            )
-        elif field.kind == "decimal":
-            _first_bad(
-                name, frame, ~values.str.fullmatch(_DECIMAL).to_numpy(dtype=bool) & ~empty,
-                field.name, "not a decimal number",
-            )
-            out[field.name] = pd.to_numeric(values.where(~empty), errors="coerce").astype(
-                "float64"
-            )
+            rule = "not an integer" if field.kind == "int" else "not a decimal number"
+            _first_bad_raw(name, values, ~_matches(values, pattern) & ~empty, field.name, rule)
+            typed = pc.cast(pc.if_else(pa.array(empty), None, values), target)
+            series = typed.to_pandas()
+            optional_int = field.kind == "int" and not field.required
+            out[field.name] = series.astype("Int64") if optional_int else series
         elif field.kind in ("date", "datetime"):
-            parse = decode.parse_yymmdd if field.kind == "date" else decode.parse_yymmdd_time
+            fmt = "%Y%m%d" if field.kind == "date" else "%Y%m%d %H:%M:%S"
             shape = r"\d{6}" if field.kind == "date" else r"\d{6} \d{2}:\d{2}:\d{2}"
-            parsed = parse(values)
-            ok = values.str.fullmatch(shape).to_numpy(dtype=bool) & parsed.notna().to_numpy()
+            shape_ok = _matches(values, shape)
+            stamps, same = _parse_stamp(values, fmt, shape_ok)
+            ok = shape_ok & same
             rule = "not a valid YYMMDD date" + (" hh:mm:ss" if field.kind == "datetime" else "")
-            _first_bad(name, frame, ~ok & ~empty, field.name, rule)
-            out[field.name] = parsed.astype("datetime64[s]")
-        elif field.kind == "code":
-            known = values.isin(field.codes).to_numpy(dtype=bool)
-            allowed = sorted(c for c in field.codes if c)
-            _first_bad(name, frame, ~known & ~empty, field.name, f"not one of {allowed}")
-            out[field.name] = values.astype(object)
-        elif field.kind == "birth_number":
-            birth, gender = decode.decode_birth_number(values)
-            _first_bad(
-                name, frame, birth.isna().to_numpy(),
-                field.name, "not a birth number YYMMDD (women: month + 50)",
+            _first_bad_raw(name, values, ~ok & ~empty, field.name, rule)
+            out[field.name] = pd.Series(
+                stamps.to_numpy().astype("datetime64[s]"), dtype="datetime64[s]"
             )
-            out[field.name] = values.astype(object)
+        elif field.kind == "code":
+            codes, dictionary = _codes_of(values)
+            categories = sorted(field.codes)
+            remap = np.array(
+                [categories.index(v) if v in field.codes else -1 for v in dictionary],
+                dtype=np.int64,
+            )
+            mapped = remap[codes] if len(codes) else codes
+            allowed = sorted(c for c in field.codes if c)
+            _first_bad_raw(name, values, mapped < 0, field.name, f"not one of {allowed}")
+            out[field.name] = pd.Series(pd.Categorical.from_codes(mapped, categories))
+        elif field.kind == "birth_number":
+            numbers = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+            birth, gender = decode.decode_birth_number(numbers)
+            _first_bad_raw(
+                name,
+                values,
+                birth.isna().to_numpy(),
+                field.name,
+                "not a birth number YYMMDD (women: month + 50)",
+            )
+            out[field.name] = numbers
             out["birth_date"] = birth.astype("datetime64[s]")
             out["gender"] = gender
         else:  # text, any
-            out[field.name] = values.astype(object).where(~empty, None)
+            out[field.name] = pd.Series(
+                np.where(empty, None, values.to_numpy(zero_copy_only=False)), dtype=object
+            )
     result = pd.DataFrame(out)
     key = KEYS[table]
     duplicated = result[key].duplicated().to_numpy()
@@ -275,7 +348,12 @@ def read_asc(path: Path, table: str | None = None) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class BerkaExtract:
-    """The eight Berka tables, checked, typed and cross-checked."""
+    """The eight Berka tables, checked, typed and cross-checked.
+
+    Columns are Berka's, plus decoded ones: ``client.birth_date`` and ``client.gender``
+    (from ``birth_number``) and ``account.statement_frequency`` (monthly | weekly |
+    after_transaction).
+    """
 
     district: pd.DataFrame
     account: pd.DataFrame
@@ -304,4 +382,7 @@ def read_berka(berka_dir: Path) -> BerkaExtract:
     account = tables["account"]
     orphan = ~account["account_id"].isin(owners["account_id"]).to_numpy(dtype=bool)
     _first_bad("account.asc", account, orphan, "account_id", "no OWNER in disp.asc")
+    tables["account"] = account.assign(
+        statement_frequency=account["frequency"].map(decode.FREQUENCY)
+    )
     return BerkaExtract(**tables)
