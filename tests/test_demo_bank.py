@@ -223,3 +223,29 @@ def test_ensure_published_reuses_advances_or_regenerates(settings, tmp_path) -> 
     assert bank_date(layout) == day + timedelta(days=2)
     ensure_published(layout, url, date(2025, 9, 1), customers=60, months=2)
     assert bank_date(layout) == date(2025, 9, 1)
+
+
+def test_defects_on_demand_are_injected_and_listed_per_published_day(settings, tmp_path) -> None:
+    from sources.demo_bank.defects import read_manifest
+
+    url = fresh_database(settings, "scratch_demo_bank_defects")
+    layout = Layout(tmp_path)
+    cfg = DemoBankConfig(customers=120, months=1, seed=4, defect_rate=0.3)
+    last = cfg.end - timedelta(days=1)
+    counts = generate(cfg, layout, url, as_of=last - timedelta(days=1))
+    manifest = read_manifest(layout)
+    assert counts["defects"] == len(manifest) > 0
+    assert {entry["day"] for entry in manifest} <= {
+        (cfg.start + timedelta(days=i)).isoformat() for i in range(31)
+    }
+    more = advance(layout, url, last)
+    after = read_manifest(layout)
+    assert len(after) == len(manifest) + more["defects"]
+    assert {e["day"] for e in after[len(manifest) :]} <= {last.isoformat()}
+    clean = Layout(tmp_path / "clean")
+    generate(
+        DemoBankConfig(customers=120, months=1, seed=4),
+        clean,
+        fresh_database(settings, "scratch_demo_bank_clean"),
+    )
+    assert read_manifest(clean) == []

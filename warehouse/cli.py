@@ -172,6 +172,10 @@ def demo_generate(
     as_of: Annotated[
         str | None, typer.Option(help="Publish up to this day (YYYY-MM-DD); default the last day")
     ] = None,
+    defects: Annotated[
+        float,
+        typer.Option(help="Share of files and rows made defective, 0..1; see the manifest"),
+    ] = 0.0,
 ) -> None:
     """Simulate the bank and publish its source systems up to the bank date."""
     from sources.demo_bank.bank import generate
@@ -181,7 +185,9 @@ def demo_generate(
     settings = _settings()
     first = _parse_date(f"{start}-01", "--start")
     try:
-        cfg = DemoBankConfig(customers=customers, months=months, seed=seed, start=first)
+        cfg = DemoBankConfig(
+            customers=customers, months=months, seed=seed, start=first, defect_rate=defects
+        )
     except ValueError as exc:
         _fail(str(exc))
     ensure_ready(settings)

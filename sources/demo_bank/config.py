@@ -24,6 +24,8 @@ class DemoBankConfig:
     key_account_trends: int = 10
     complaint_rate: float = 0.004
     survey_rate: float = 0.03
+    # Share of delivered files (and of rows) made defective on purpose; 0 = clean data.
+    defect_rate: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -33,6 +35,8 @@ class DemoBankConfig:
             raise ValueError(f"months={self.months}: use 1..240")
         if self.start.day != 1:
             raise ValueError(f"start={self.start}: must be the first day of a month")
+        if not 0 <= self.defect_rate <= 1:
+            raise ValueError(f"defects={self.defect_rate}: use 0..1 (e.g. 0.01)")
         if not 0 <= self.churn_hazard < 0.5:
             raise ValueError(f"churn_hazard={self.churn_hazard}: use 0..0.5")
 

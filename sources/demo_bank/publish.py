@@ -21,6 +21,7 @@ from ingest.config import load_contract
 from sources import core_db, reference
 from sources.demo_bank import people
 from sources.demo_bank.config import DemoBankConfig, Layout
+from sources.demo_bank.defects import clear_defects, inject_defects
 from warehouse.db import connect
 from warehouse.log import Progress, get_logger
 
@@ -208,6 +209,13 @@ def publish(layout: Layout, cfg: DemoBankConfig, core_url: str, until: date) -> 
         counts.update({f"reference.{k}": v for k, v in publish_reference(layout, cfg).items()})
     state["bank_date"] = until.isoformat()
     layout.write_state(state)
+    if lo is None:
+        clear_defects(layout)  # a fresh history: an older manifest no longer applies
+    if cfg.defect_rate:
+        first = lo or cfg.start
+        days = [first + timedelta(days=i) for i in range((until - first).days + 1)]
+        injected = inject_defects(layout, core_url, days, cfg.defect_rate, cfg.seed)
+        counts["defects"] = len(injected)
     log.info(
         "published %s .. %s in %.1f s",
         lo or cfg.start,
