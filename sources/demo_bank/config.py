@@ -18,7 +18,7 @@ class DemoBankConfig:
     # Monthly probability that an established customer starts the road to leaving.
     churn_hazard: float = 0.010
     # Transactions per current account and month at full engagement.
-    individual_txn_rate: float = 6.0
+    individual_txn_rate: float = 5.0
     corporate_txn_rate: float = 40.0
     anomaly_accounts_per_10k: float = 10.0
     key_account_trends: int = 10

@@ -953,12 +953,8 @@ def _assign_rms(
     closing["valid_to"] = pd.to_datetime(change_day).date
     closing["updated_at"] = utc(ts(change_day, np.full(len(moved), 10 * 3600)))
     branch_of = managed["branch_code"].to_numpy()[moved]
-    new_rm = [
-        mgr.loc[mgr["branch_code"] == b, "rm_id"].to_numpy()[
-            rng.integers((mgr["branch_code"] == b).sum())
-        ]
-        for b in branch_of
-    ]
+    by_branch = {b: g.to_numpy() for b, g in mgr.groupby("branch_code")["rm_id"]}
+    new_rm = [by_branch[b][rng.integers(len(by_branch[b]))] for b in branch_of]
     opening = first.iloc[moved].copy()
     opening["assignment_id"] = np.arange(len(managed) + 1, len(managed) + 1 + len(moved))
     opening["rm_id"] = new_rm
