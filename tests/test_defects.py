@@ -26,7 +26,13 @@ from conftest import fresh_database
 from ingest.config import load_contract
 from sources.demo_bank.bank import generate
 from sources.demo_bank.config import DemoBankConfig, Layout
-from sources.demo_bank.defects import KINDS, inject_defects, manifest_path, read_manifest
+from sources.demo_bank.defects import (
+    KINDS,
+    ROW_KINDS,
+    inject_defects,
+    manifest_path,
+    read_manifest,
+)
 from warehouse.db import connect
 
 CFG = DemoBankConfig(customers=300, months=2, seed=3)
@@ -36,14 +42,6 @@ RATE = 0.4
 SEED = 5
 SYSTEMS = ("cards", "service", "wealth")
 BAD_BYTES = {"gbk": b"\xff\xfe", "utf-8": b"\xc3\x28"}
-ROW_KINDS = {
-    "malformed_line",
-    "wrong_type",
-    "duplicate_key",
-    "orphan_reference",
-    "future_date",
-    "invalid_encoding",
-}
 CONTRACTS = {s: load_contract(s) for s in (*SYSTEMS, "core_banking")}
 
 
