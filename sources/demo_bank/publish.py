@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -60,7 +62,16 @@ def iter_world(
             condition &= ds.field(column) >= _bound(lo, is_date)
         table = dataset.to_table(filter=condition)
         if table.num_rows:
-            yield table.to_pandas()
+            yield _decoded(table).to_pandas()
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns (the generator's compact strings) as plain strings."""
+    columns = [
+        pc.cast(column, column.type.value_type) if pa.types.is_dictionary(column.type) else column
+        for column in table.columns
+    ]
+    return pa.table(columns, names=table.column_names)
 
 
 def _latest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -119,9 +130,7 @@ def _write_file(frame: pd.DataFrame, path: Path, options: dict[str, object]) -> 
         )
 
 
-def _arrow(frame: pd.DataFrame):
-    import pyarrow as pa
-
+def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
 
 
