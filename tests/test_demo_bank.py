@@ -6,6 +6,7 @@ import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import fresh_database
@@ -249,3 +250,32 @@ def test_defects_on_demand_are_injected_and_listed_per_published_day(settings, t
         fresh_database(settings, "scratch_demo_bank_clean"),
     )
     assert read_manifest(clean) == []
+
+
+def test_loans_fall_behind_and_complaints_precede_churn(bank) -> None:
+    layout, url, _ = bank
+    classes = _frame(
+        url, "select five_tier_class, count(*) as n from core.loan_status group by 1"
+    ).set_index("five_tier_class")["n"]
+    assert classes.get("pass", 0) > 0
+    assert classes.drop("pass", errors="ignore").sum() > 0, "no loan ever fell behind"
+    complaints = pd.concat(
+        pd.read_json(p, lines=True)
+        for p in sorted(layout.drop("service").glob("*/complaints.jsonl"))
+        if p.stat().st_size
+    )
+    customers = _frame(url, "select customer_id, closed_on from core.customers")
+    closed = pd.to_datetime(customers.set_index("customer_id")["closed_on"])
+    opened = pd.to_datetime(complaints["opened_at"], utc=True).dt.tz_localize(None)
+    closes = closed.reindex(complaints["customer_id"]).to_numpy()
+    before_leaving = (opened.to_numpy() >= closes - np.timedelta64(90, "D")) & (
+        opened.to_numpy() < closes
+    )
+    leavers = closed.notna()
+    stayers = int((~leavers).sum())
+    # Complaints per customer-month: in the three months before leaving, and for stayers.
+    leaver_rate = before_leaving.sum() / (3 * leavers.sum())
+    stayer_rate = complaints["customer_id"].isin(closed.index[~leavers]).sum() / (
+        stayers * CFG.months
+    )
+    assert leavers.sum() > 20 and leaver_rate > 3 * stayer_rate, (leaver_rate, stayer_rate)
