@@ -52,6 +52,14 @@ def iter_world(
     layout: Layout, system: str, entity: str, lo: date | None, hi: date
 ) -> Iterator[pd.DataFrame]:
     """Rows of one world entity whose time falls in [lo, hi), one file at a time."""
+    for table in iter_world_tables(layout, system, entity, lo, hi):
+        yield table.to_pandas()
+
+
+def iter_world_tables(
+    layout: Layout, system: str, entity: str, lo: date | None, hi: date
+) -> Iterator[pa.Table]:
+    """As iter_world, as Arrow tables (no pandas round trip for the big entities)."""
     folder = layout.world / system / entity
     column = TIME_COLUMN.get(entity, "updated_at")
     for path in sorted(folder.glob("*.parquet")):
@@ -62,7 +70,7 @@ def iter_world(
             condition &= ds.field(column) >= _bound(lo, is_date)
         table = dataset.to_table(filter=condition)
         if table.num_rows:
-            yield _decoded(table).to_pandas()
+            yield _decoded(table)
 
 
 def _decoded(table: pa.Table) -> pa.Table:
@@ -98,11 +106,13 @@ def publish_core(layout: Layout, core_url: str, lo: date | None, hi: date) -> di
             counts[entity] = write(conn, entity, frame)
         progress = Progress(log, "publish core.transactions")
         counts["transactions"] = 0
-        for frame in iter_world(layout, "core_banking", "transactions", lo, hi):
-            counts["transactions"] += core_db.copy_frame(
-                conn, "transactions", frame[contract["transactions"].column_names]
-            )
-            progress.add(len(frame))
+        columns = contract["transactions"].column_names
+        for table in iter_world_tables(layout, "core_banking", "transactions", lo, hi):
+            for batch in table.select(columns).to_batches(max_chunksize=250_000):
+                counts["transactions"] += core_db.copy_frame(
+                    conn, "transactions", pa.Table.from_batches([batch])
+                )
+                progress.add(batch.num_rows)
         progress.done()
     return counts
 
