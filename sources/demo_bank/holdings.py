@@ -7,8 +7,6 @@ life insurance) are held together more often than chance.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import pandas as pd
 
@@ -208,15 +206,3 @@ def draw_wealth_and_insurance(
         }
     )
     return wealth, insurance
-
-
-def days_open(
-    opened: np.ndarray, closed: np.ndarray, first: np.datetime64, last_excl: np.datetime64
-) -> np.ndarray:
-    """Days of [first, last_excl) during which each account was open."""
-    start = np.maximum(opened, first)
-    end = np.minimum(np.where(np.isnat(closed), last_excl, closed), last_excl)
-    return np.maximum((end - start).astype("timedelta64[D]").astype(int), 0)
-
-
-ONE_DAY = timedelta(days=1)

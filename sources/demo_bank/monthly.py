@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -76,21 +76,6 @@ COMPLAINT_TEXT = np.array(
 SEVERITIES = np.array(["low", "medium", "high"])
 SLA = np.array([120, 72, 24])
 DECLINE, DORMANT, CHURNED = 4, 5, 6
-TXN_COLUMNS = [
-    "txn_id",
-    "account_id",
-    "txn_ts",
-    "channel",
-    "txn_type",
-    "direction",
-    "amount",
-    "fee_amount",
-    "balance_after",
-    "counterparty_bank",
-    "counterparty_account",
-    "cross_border",
-    "updated_at",
-]
 
 
 def ts(days: np.ndarray, seconds: np.ndarray) -> np.ndarray:
@@ -1116,7 +1101,3 @@ def _campaigns(
     )
     resp.insert(0, "response_id", np.arange(1, len(resp) + 1))
     return campaigns, resp.reset_index(drop=True)
-
-
-def as_date(value: np.datetime64) -> date:
-    return pd.Timestamp(value).date()

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from sources.demo_bank import holdings
 from sources.demo_bank.config import DemoBankConfig, Layout, month_start
-from sources.demo_bank.monthly import MonthState
+from sources.demo_bank.monthly import MonthState, ts, utc
 from sources.demo_bank.population import Population, draw_population
 from warehouse.log import get_logger
 
@@ -35,17 +35,6 @@ class World:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     transaction_seconds: float = 0.0  # of which generating and writing transactions
-
-
-UTC = "UTC"
-
-
-def _ts(days: np.ndarray, seconds: np.ndarray) -> np.ndarray:
-    return days.astype("datetime64[D]").astype("datetime64[s]") + seconds.astype("timedelta64[s]")
-
-
-def _utc(values: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(values)).tz_localize(UTC)
 
 
 class Writer:
@@ -160,7 +149,7 @@ def _write_customer_versions(
     base["status"] = "active"
     base["closed_on"] = None
     seconds = rng.integers(9 * 3600, 17 * 3600, pop.n)
-    base["updated_at"] = _utc(_ts(joined, seconds))
+    base["updated_at"] = utc(ts(joined, seconds))
     versions = [base]
     for column, status in (("dormant_month", "dormant"), ("churn_month", "closed")):
         month = f[column].to_numpy()
@@ -173,7 +162,7 @@ def _write_customer_versions(
         changed["status"] = status
         if status == "closed":
             changed["closed_on"] = day.astype(object)
-        changed["updated_at"] = _utc(_ts(day, rng.integers(9 * 3600, 17 * 3600, len(idx))))
+        changed["updated_at"] = utc(ts(day, rng.integers(9 * 3600, 17 * 3600, len(idx))))
         versions.append(changed)
     # Some customers change their mobile number during the period.
     movers = np.flatnonzero(rng.random(pop.n) < 0.03 * cfg.months / 12)
@@ -186,7 +175,7 @@ def _write_customer_versions(
         from sources.demo_bank.people import mobiles
 
         changed["mobile"] = mobiles(rng, int(ok.sum()))
-        changed["updated_at"] = _utc(_ts(day[ok], rng.integers(9 * 3600, 17 * 3600, int(ok.sum()))))
+        changed["updated_at"] = utc(ts(day[ok], rng.integers(9 * 3600, 17 * 3600, int(ok.sum()))))
         versions.append(changed)
     frame = pd.concat(versions, ignore_index=True)
     # Later versions of a customer carry earlier changes forward (a mobile change made
@@ -241,12 +230,12 @@ def _write_account_versions(cfg: DemoBankConfig, accounts: pd.DataFrame, writer:
     first = accounts[columns].copy()
     first["status"] = "open"
     first["closed_on"] = pd.NaT
-    first["updated_at"] = _utc(_ts(opened, 9 * 3600 + accounts["account_id"].to_numpy() % 28800))
+    first["updated_at"] = utc(ts(opened, 9 * 3600 + accounts["account_id"].to_numpy() % 28800))
     closed = accounts[accounts["close_month"] < cfg.months]
     later = closed[columns].copy()
     later["status"] = "closed"
     later["closed_on"] = closed["closed_on"].to_numpy()
-    later["updated_at"] = _utc(_ts(closed["closed_on"].to_numpy(), np.full(len(closed), 17 * 3600)))
+    later["updated_at"] = utc(ts(closed["closed_on"].to_numpy(), np.full(len(closed), 17 * 3600)))
     frame = pd.concat([first, later], ignore_index=True)
     for column in ("opened_on", "maturity_on", "closed_on"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
@@ -274,12 +263,12 @@ def _write_card_versions(cfg: DemoBankConfig, cards: pd.DataFrame, writer: Write
     issued = cards["issued_on"].to_numpy().astype("datetime64[D]")
     first = cards[columns].copy()
     first["status"] = "active"
-    first["updated_at"] = _utc(_ts(issued, np.full(len(cards), 10 * 3600)))
+    first["updated_at"] = utc(ts(issued, np.full(len(cards), 10 * 3600)))
     gone = cards[(cards["close_month"] < cfg.months)]
     gone_day = np.maximum(gone["closed_on"].to_numpy(), gone["issued_on"].to_numpy())
     later = gone[columns].copy()
     later["status"] = "cancelled"
-    later["updated_at"] = _utc(_ts(gone_day.astype("datetime64[D]"), np.full(len(gone), 18 * 3600)))
+    later["updated_at"] = utc(ts(gone_day.astype("datetime64[D]"), np.full(len(gone), 18 * 3600)))
     frame = pd.concat([first, later], ignore_index=True)
     for column in ("issued_on", "expires_on"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
