@@ -1,4 +1,4 @@
-"""The walking-skeleton pipeline: every stage once, in order, on the tiny demo bank.
+"""The end-to-end pipeline: every stage once, in order, on the demo bank.
 
 Thin by design: each task calls one function of a stage package; imports happen inside
 tasks so parsing this file stays cheap.
@@ -9,20 +9,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, TaskGroup, dag, task
+
+from ingest.airflow_tasks import system_loads
+from ingest.config import SYSTEMS, load_system
 
 WAREHOUSE = "warehouse"
 CORE_BANKING = "core_banking"
-ENTITIES = ("customers", "accounts", "balances", "loan_status")
 
-RAW_ASSETS = {e: Asset(f"postgres://warehouse/raw/core_banking__{e}") for e in ENTITIES}
 MART_ASSET = Asset("postgres://warehouse/marts/mart_customer_balances")
 SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
 
 
 @dag(
     dag_id="crm_pipeline",
-    description="Skeleton: demo bank -> raw (COPY) -> dbt -> GX gate -> ML labels -> summary",
+    description="Demo bank -> all source systems -> raw -> dbt -> GX gate -> ML labels -> summary",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -41,29 +42,6 @@ def crm_pipeline():
 
         layout = Layout(get_settings().data_dir)
         return ensure_published(layout, airflow_connection_url(CORE_BANKING), logical_date.date())
-
-    def load_task(entity_name: str):
-        @task(task_id=f"load_core_banking__{entity_name}", outlets=[RAW_ASSETS[entity_name]])
-        def load(logical_date=None) -> dict[str, int]:
-            from ingest.config import load_source
-            from ingest.intervals import business_day
-            from ingest.loader import load_full
-            from warehouse.db import airflow_connection_url
-
-            entity = load_source(CORE_BANKING).entity(entity_name)
-            result = load_full(
-                entity,
-                airflow_connection_url(CORE_BANKING),
-                airflow_connection_url(WAREHOUSE),
-                *business_day(logical_date),
-            )
-            return {
-                "batch_id": result.batch_id,
-                "rows_loaded": result.rows_loaded,
-                "rows_received": result.rows_received,
-            }
-
-        return load()
 
     @task(outlets=[MART_ASSET])
     def dbt_build() -> None:
@@ -101,10 +79,20 @@ def crm_pipeline():
         record(url, run_id, "crm_pipeline", built)
         print(render(built))  # noqa: T201 - the task log is where engineers read it
 
-    loads = [load_task(e) for e in ENTITIES]
-    prepare_demo_source() >> loads
+    prepared = prepare_demo_source()
+    build = dbt_build()
+    groups = {}
+    for system in SYSTEMS:
+        with TaskGroup(group_id=f"ingest_{system}") as group:
+            first, _ = system_loads(system, wait_for_upstream=False)
+        prepared >> first
+        group >> build
+        groups[system] = group
+    for system in SYSTEMS:
+        for upstream in load_system(system).upstream_systems:
+            groups[upstream] >> groups[system]
     gate = quality_gate()
-    loads >> dbt_build() >> gate
+    build >> gate
     gate >> label_segments() >> summary()
 
 

@@ -8,8 +8,8 @@ import pytest
 from conftest import free_port, run_crm
 
 from expectations.runner import run_gate
-from ingest.config import load_source
-from ingest.loader import load_full
+from ingest.config import load_system
+from ingest.load import Sources, load_entity
 from sources.demo_bank.bank import generate
 from sources.demo_bank.config import DemoBankConfig, Layout
 from warehouse.db import connect
@@ -52,9 +52,9 @@ def test_every_stage_runs_on_the_configured_server(other_server, tmp_path) -> No
         settings.core_banking_url,
     )
     interval = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
-    system = load_source("core_banking")
-    for entity in system.entities:
-        load_full(entity, settings.core_banking_url, url, *interval)
+    sources = Sources({"core_banking": settings.core_banking_url}, tmp_path / "data")
+    for entity in load_system("core_banking").entities.values():
+        load_entity(entity, sources, url, *interval)
     run_dbt(["build"], url, settings)
     gate = run_gate("mart_customer_balances", url, "warehouse-url-test")
 

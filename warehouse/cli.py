@@ -49,7 +49,7 @@ def friendly_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from ingest.loader import ConfigError
+        from ingest.config import ConfigError
         from warehouse.airflow_runner import AirflowError
         from warehouse.bootstrap import WarehouseNotReady
         from warehouse.db import WarehouseUnavailable
@@ -313,6 +313,8 @@ def run(
 ) -> None:
     """Run the whole pipeline through Airflow (`airflow dags test`) and print what it built."""
     from reports.summary import collect, render
+    from sources.demo_bank.config import Layout
+    from sources.demo_bank.crm_api import demo_crm_running
     from warehouse.airflow_runner import dags_test, migrate_metadata
     from warehouse.bootstrap import ensure_ready
 
@@ -327,7 +329,10 @@ def run(
     typer.echo("2/3 Airflow metadata database")
     migrate_metadata(settings)
     typer.echo(f"3/3 running DAG {dag_id} for {when} (full log in {settings.logs_dir})")
-    result = dags_test(settings, dag_id, when, echo=typer.echo)
+    with demo_crm_running(
+        Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
+    ):
+        result = dags_test(settings, dag_id, when, echo=typer.echo)
     typer.echo(
         f"\nDAG {dag_id} succeeded in {result.seconds:.0f} s ({len(result.tasks_done)} tasks).\n"
     )
@@ -352,6 +357,8 @@ def airflow_cmd(
     port: Annotated[int | None, typer.Option(help="UI port (default CRM_AIRFLOW_PORT)")] = None,
 ) -> None:
     """Start Airflow (api-server with UI, scheduler, dag-processor, triggerer) in foreground."""
+    from sources.demo_bank.config import Layout
+    from sources.demo_bank.crm_api import demo_crm_running
     from warehouse.airflow_runner import airflow_executable, migrate_metadata
     from warehouse.bootstrap import ensure_ready
 
@@ -362,7 +369,10 @@ def airflow_cmd(
     if port:
         env["AIRFLOW__API__PORT"] = str(port)
     typer.echo(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  (Ctrl-C stops it)")
-    code = run_until_stopped([airflow_executable(), "standalone"], env)
+    with demo_crm_running(
+        Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
+    ):
+        code = run_until_stopped([airflow_executable(), "standalone"], env)
     raise typer.Exit(code)
 
 

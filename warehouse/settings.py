@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Airflow connection ids the DAGs use; docker-compose.yml wires the same ids.
 WAREHOUSE_CONN_ID = "warehouse"
 CORE_BANKING_CONN_ID = "core_banking"
+CRM_API_CONN_ID = "crm_api"
 
 EMBEDDED_USER = "postgres"
 WAREHOUSE_DB = "warehouse"
@@ -241,6 +242,19 @@ class Settings:
             wanted.append(CORE_BANKING_DB)
         return wanted
 
+    @property
+    def crm_api_uri(self) -> str:
+        """Airflow-style URI of the CRM API connection: the bearer token is the password."""
+        return f"http://:{quote(self.crm_api_token, safe='')}@127.0.0.1:{self.crm_api_port}"
+
+    def connection_uris(self) -> dict[str, str]:
+        """Every source connection by Airflow connection id (outside Airflow)."""
+        return {
+            WAREHOUSE_CONN_ID: self.warehouse_url,
+            CORE_BANKING_CONN_ID: self.core_banking_url,
+            CRM_API_CONN_ID: self.crm_api_uri,
+        }
+
     def effective(self) -> dict[str, str]:
         """The value in force for each documented variable (for `crm settings`)."""
         return {
@@ -278,6 +292,7 @@ class Settings:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.airflow_home / "logs"),
             f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": self.warehouse_url,
             f"AIRFLOW_CONN_{CORE_BANKING_CONN_ID.upper()}": self.core_banking_url,
+            f"AIRFLOW_CONN_{CRM_API_CONN_ID.upper()}": self.crm_api_uri,
             "CRM_STATE_DIR": str(self.state_dir),
             "CRM_DATA_DIR": str(self.data_dir),
             "CRM_LOG_LEVEL": self.log_level,

@@ -895,3 +895,32 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ite
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def answering(base_url: str, timeout: float = 2.0) -> bool:
+    """Whether something already serves the CRM API's health endpoint at ``base_url``."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{base_url}{API_PREFIX}/health", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code in (200, 503)
+
+
+@contextmanager
+def demo_crm_running(layout_root: Path, token: str, port: int) -> Iterator[str]:
+    """The demo CRM on 127.0.0.1:``port`` for the duration of a run, unless one is up already.
+
+    A pipeline run pulls the CRM over HTTP like any bank's; when nobody serves the demo
+    CRM yet, the process starting the run serves it on a thread until the run ends.
+    """
+    base_url = f"http://127.0.0.1:{port}"
+    if answering(base_url):
+        yield base_url
+        return
+    layout_root.mkdir(parents=True, exist_ok=True)
+    app = create_app(layout_root / "world", layout_root / "state.json", token)
+    with serve_in_thread(app, port=port) as url:
+        log.info("serving the demo CRM on %s%s for this run", url, API_PREFIX)
+        yield url

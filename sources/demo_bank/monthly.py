@@ -116,9 +116,15 @@ class MonthState:
         self.complaint_months = np.full(pop.n, -100)
         self.opened = accounts["opened_on"].to_numpy().astype("datetime64[D]")
         self.closed = accounts["closed_on"].to_numpy().astype("datetime64[D]")
+        self.joined = f["joined_on"].to_numpy().astype("datetime64[D]")
         self.complaint_versions: list[pd.DataFrame] = []
         self.policy_versions: list[pd.DataFrame] = []
         self.rm = _assign_rms(cfg, pop, rng)
+
+    def _days_after_join(self, rows: np.ndarray, first, days: int) -> np.ndarray:
+        """Event days in the month for population ``rows``, never before the customer joined."""
+        earliest = np.clip((self.joined[rows] - first).astype(int), 0, days - 1)
+        return first + self.rng.integers(earliest, days).astype("timedelta64[D]")
 
     # --- the month ----------------------------------------------------------------------
 
@@ -568,7 +574,7 @@ class MonthState:
         idx = np.flatnonzero(rng.random(self.pop.n) < p)
         days = int((last_excl - first).astype(int))
         opened = ts(
-            first + rng.integers(0, days, len(idx)).astype("timedelta64[D]"),
+            self._days_after_join(idx, first, days),
             rng.integers(8 * 3600, 20 * 3600, len(idx)),
         )
         severity = rng.choice(3, size=len(idx), p=[0.55, 0.35, 0.10])
@@ -616,7 +622,7 @@ class MonthState:
                 "customer_id": f["customer_id"].to_numpy()[surveyed],
                 "surveyed_at": utc(
                     ts(
-                        first + rng.integers(0, days, len(surveyed)).astype("timedelta64[D]"),
+                        self._days_after_join(surveyed, first, days),
                         rng.integers(9 * 3600, 21 * 3600, len(surveyed)),
                     )
                 ),
@@ -777,7 +783,7 @@ class MonthState:
         days = int((last_excl - first).astype(int))
         when = utc(
             ts(
-                first + rng.integers(0, days, len(idx)).astype("timedelta64[D]"),
+                self._days_after_join(rows[idx], first, days),
                 rng.integers(9 * 3600, 19 * 3600, len(idx)),
             )
         )

@@ -1,0 +1,640 @@
+"""Ingestion speed and memory: the SQL loader against a server-side COPY of the same rows.
+
+Targets (issue #4): the loader (``ingest.extract_sql.load_sql``, core_banking.transactions)
+at least 0.8x the rows/s of a server-side ``COPY ... FROM '<file>'`` of the same rows,
+measured in the same run, with pandas ``to_sql`` for reference, at 1 and 10 million
+transactions; peak memory of the load process under 1 GiB whatever the size.
+
+    .venv/bin/python bench/bench_ingest.py                   # 1M and 10M rows (minutes)
+    .venv/bin/python bench/bench_ingest.py --rows 1000000    # one size
+    .venv/bin/python bench/bench_ingest.py --quick           # 200k rows, a smoke run
+
+Starts its own embedded Postgres in a temporary state folder on a free port (never the
+developer's .crm), fills a source database server-side with ``generate_series`` (not
+timed), and for each size, into a fresh warehouse database:
+
+1. server COPY: ``COPY (select <contract columns>) TO '<file>'`` on the server, then the
+   timed ``COPY <unindexed table of the contract columns> FROM '<file>'``;
+2. the loader, in a child process (its peak RSS is the load process's peak memory), over
+   one interval covering every row (the first load: no lower bound);
+3. where the loader's time goes: its phases, timed in the child around the loader's own
+   functions, and each side of its stream run alone on the server.
+
+pandas ``read_sql`` + ``to_sql`` runs once, on a smaller slice, and its rate is extrapolated.
+Prints the figures; removes its temporary folders and stops its server afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from ingest.config import EntityContract, load_system
+from sources.core_db import create_schema
+from warehouse.bootstrap import ensure_ready
+from warehouse.db import connect
+from warehouse.embedded import server_for
+from warehouse.log import setup_logging
+from warehouse.migrate import migrate
+from warehouse.settings import Settings, sqlalchemy_url, with_database
+
+SYSTEM, ENTITY = "core_banking", "transactions"
+FIRST_TXN = datetime(2025, 12, 1, tzinfo=UTC)
+DAYS = 30
+# One daily interval ending after the last transaction; the first load takes all history.
+INTERVAL_END = FIRST_TXN + timedelta(days=DAYS)
+INTERVAL_START = INTERVAL_END - timedelta(days=1)
+ORPHAN_EVERY = 100_000  # one transaction in this many names an unknown account
+ORPHAN_ACCOUNT = 999_999_999
+WAREHOUSE_DB = "bench_ingest_warehouse"
+GENERATE_CHUNK = 1_000_000
+MIB = 2**20
+
+
+def entity() -> EntityContract:
+    return load_system(SYSTEM).entity(ENTITY)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _columns(names: list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+# --- the source --------------------------------------------------------------------------
+
+
+def prepare_source(url: str, accounts: int) -> None:
+    """Schema ``core`` from the contract, with customers and accounts (transactions later)."""
+    customers = max(1, accounts * 4 // 5)
+    with connect(url) as conn:
+        conn.execute("set time zone 'UTC'")
+        create_schema(conn, replace=True)
+        conn.execute(
+            sql.SQL(
+                "insert into core.customers select i,"
+                " case when i % 25 = 0 then 'corporate' else 'individual' end,"
+                " 'Customer ' || i, lpad((110105194912310000 + i)::text, 18, '0'),"
+                " '1' || lpad((3800000000 + i)::text, 10, '0'),"
+                " case when i % 25 = 0 then null when i % 2 = 0 then 'F' else 'M' end,"
+                " case when i % 25 = 0 then null else date '1950-01-01' + (i * 7919) % 20000 end,"
+                " (array['Beijing', 'Shanghai', 'Guangzhou', 'Shenzhen', 'Chengdu'])[1 + i % 5],"
+                " i || ' Renmin Road',"
+                " (array['engineer', 'teacher', 'clerk', 'retired'])[1 + i % 4],"
+                " 'BR' || lpad((i % 120)::text, 3, '0'), date '2010-01-01' + i % 5000,"
+                " 'active', null, timestamptz '2025-11-30 00:00+00'"
+                " from generate_series(1, {}) i"
+            ).format(sql.Literal(customers))
+        )
+        conn.execute(
+            sql.SQL(
+                "insert into core.accounts select 100000 + i, 1 + i % {},"
+                " (array['CUR01', 'SAV01', 'TD12', 'LN36'])[1 + i % 4],"
+                " (array['current', 'savings', 'term_deposit', 'loan'])[1 + i % 4],"
+                " 'CNY', 'BR' || lpad((i % 120)::text, 3, '0'), date '2012-01-01' + i % 4000,"
+                " case when i % 4 >= 2 then 12 * (1 + i % 3) end,"
+                " case when i % 4 >= 2 then date '2026-06-30' + i % 700 end,"
+                " 0.00350 + (i % 400) / 10000.0,"
+                " case when i % 4 = 3 then 10000 * (1 + i % 50) end,"
+                " 'open', null, timestamptz '2025-11-30 00:00+00'"
+                " from generate_series(1, {}) i"
+            ).format(sql.Literal(customers), sql.Literal(accounts))
+        )
+        conn.execute("analyze core.customers")
+        conn.execute("analyze core.accounts")
+
+
+def fill_transactions(url: str, rows: int, accounts: int) -> None:
+    """``rows`` transactions over DAYS days, generated by the server (not timed)."""
+    started = time.perf_counter()
+    with connect(url, autocommit=True) as conn:
+        conn.execute("set time zone 'UTC'")
+        conn.execute("truncate core.transactions")
+        conn.execute("select setseed(0.42)")
+        for low in range(1, rows + 1, GENERATE_CHUNK):
+            high = min(rows, low + GENERATE_CHUNK - 1)
+            conn.execute(
+                "insert into core.transactions select g,"
+                " case when g %% %(orphan_every)s = 0 then %(orphan)s"
+                "  else 100001 + floor(r1 * %(accounts)s)::bigint end,"
+                " ts, channel, ttype, dir,"
+                " round(exp(r2 * 9)::numeric, 2) + 0.01,"
+                " case when r3 < 0.08 then round((r3 * 60)::numeric, 2) else 0 end,"
+                " round((r4 * 250000)::numeric, 2),"
+                " case when ttype like 'transfer%%'"
+                "  then (array['ICBC', 'CCB', 'BOC', 'ABC', 'BOCOM', 'CMB'])[1 + (g %% 6)::int]"
+                " end,"
+                " case when ttype like 'transfer%%'"
+                "  then '6222' || lpad(floor(r5 * 1e15)::bigint::text, 15, '0') end,"
+                " r5 < 0.02, ts"
+                " from (select g, r1, r2, r3, r4, r5,"
+                "  %(first)s + (g - 1) * (%(span)s / %(rows)s) * interval '1 second' as ts,"
+                "  (array['branch', 'atm', 'mobile', 'mobile', 'online', 'pos', 'pos'])"
+                "   [1 + floor(r2 * 7)::int] as channel,"
+                "  case when r3 < 0.45 then 'C' else 'D' end as dir,"
+                "  case when r3 < 0.45"
+                "   then (array['salary', 'transfer_in', 'cash_deposit'])[1 + floor(r4 * 3)::int]"
+                "   else (array['payment', 'payment', 'transfer_out', 'cash_withdrawal',"
+                "    'loan_repayment'])[1 + floor(r4 * 5)::int] end as ttype"
+                "  from (select g, random() r1, random() r2, random() r3, random() r4,"
+                "   random() r5 from generate_series(%(low)s::bigint, %(high)s) g) s) x",
+                {
+                    "orphan_every": ORPHAN_EVERY,
+                    "orphan": ORPHAN_ACCOUNT,
+                    "accounts": accounts,
+                    "first": FIRST_TXN,
+                    "span": DAYS * 86400.0,
+                    "rows": rows,
+                    "low": low,
+                    "high": high,
+                },
+            )
+            say(f"  generated {high:,} of {rows:,} transactions")
+        say("  vacuum analyze core.transactions")
+        conn.execute("vacuum (analyze) core.transactions")
+        size = conn.execute("select pg_total_relation_size('core.transactions')").fetchone()[0]
+    say(
+        f"  source ready: {rows:,} transactions, {size / MIB:,.0f} MiB with indexes,"
+        f" in {time.perf_counter() - started:,.0f} s (not measured)"
+    )
+
+
+# --- server-side COPY ----------------------------------------------------------------------
+
+
+def checkpoint(url: str) -> None:
+    """Flush dirty pages so one measurement does not pay for the previous one's writes."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute("checkpoint")
+
+
+def timed(url: str, statement: sql.Composable, *, setup: sql.Composable | None = None) -> float:
+    """Seconds to run one statement in its own transaction, commit included."""
+    with connect(url) as conn:
+        if setup is not None:
+            conn.execute(setup)
+        started = time.perf_counter()
+        conn.execute(statement)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def server_copy(source_url: str, warehouse_url: str, folder: Path) -> dict[str, float]:
+    """Export the contract columns to a server file, then time COPY FROM that file."""
+    names = entity().column_names
+    path = folder / "transactions.copy"
+    checkpoint(source_url)
+    export = timed(
+        source_url,
+        sql.SQL("copy (select {} from core.transactions) to {}").format(
+            _columns(names), sql.Literal(str(path))
+        ),
+    )
+    with connect(warehouse_url) as conn:
+        conn.execute("create schema if not exists bench")
+        conn.execute("drop table if exists bench.server_copy")
+        conn.execute(
+            sql.SQL("create table bench.server_copy ({})").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type))
+                    for c in entity().columns
+                )
+            )
+        )
+    checkpoint(warehouse_url)
+    seconds = timed(
+        warehouse_url,
+        sql.SQL("copy bench.server_copy ({}) from {}").format(
+            _columns(names), sql.Literal(str(path))
+        ),
+    )
+    size = path.stat().st_size
+    path.unlink()
+    with connect(warehouse_url) as conn:
+        conn.execute("drop table bench.server_copy")
+    return {"export_s": export, "import_s": seconds, "file_bytes": size}
+
+
+def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str, float]:
+    """Each side of the loader's stream alone on the server: its source query, its target.
+
+    The source side is the loader's own COPY query (hash, validation) written to a server
+    file; the target side is a COPY of that file into a table shaped like the raw table
+    (same columns, defaults and index). Run after the loader, whose raw table it copies.
+    """
+    from ingest.extract_sql import FUTURE_GRACE, SqlExtract
+
+    contract = entity()
+    with connect(source_url) as conn:
+        columns = dict(
+            conn.execute(
+                "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+                " where a.attrelid = 'core.transactions'::regclass and a.attnum > 0"
+                " and not a.attisdropped order by a.attnum"
+            ).fetchall()
+        )
+        extract = SqlExtract(contract, columns, True)
+        query = extract.copy_valid(None, INTERVAL_END, extract.rules(INTERVAL_END + FUTURE_GRACE))
+        text = query.as_string(conn)
+    suffix = " to stdout"
+    if not text.endswith(suffix):
+        raise RuntimeError(f"unexpected shape of the loader's query: ...{text[-40:]}")
+    path = folder / "extract.copy"
+    checkpoint(source_url)
+    source_s = timed(
+        source_url, sql.SQL(text[: -len(suffix)] + " to {}").format(sql.Literal(str(path)))
+    )
+    with connect(warehouse_url) as conn:
+        conn.execute("drop table if exists bench.raw_shape")
+        conn.execute(
+            sql.SQL(
+                "create table bench.raw_shape (like raw.{} including defaults including indexes)"
+            ).format(sql.Identifier(contract.raw_table))
+        )
+    names = [*contract.column_names, "_extra", "_source_row", "_row_hash"]
+    checkpoint(warehouse_url)
+    target_s = timed(
+        warehouse_url,
+        sql.SQL("copy bench.raw_shape ({}) from {}").format(
+            _columns(names), sql.Literal(str(path))
+        ),
+        setup=sql.SQL(
+            "select set_config('crm.batch_id', '1', true), set_config('crm.source', 'bench', true)"
+        ),
+    )
+    size = path.stat().st_size
+    path.unlink()
+    with connect(warehouse_url) as conn:
+        conn.execute("drop table bench.raw_shape")
+    return {"source_s": source_s, "target_s": target_s, "file_bytes": size}
+
+
+# --- the loader, in a child process ----------------------------------------------------------
+
+
+def run_loader(source_url: str, warehouse_url: str, quiet: bool) -> dict[str, Any]:
+    """The loader in a child process; its figures and peak RSS, read from its last line."""
+    job = {"source": source_url, "warehouse": warehouse_url, "quiet": quiet}
+    checkpoint(warehouse_url)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-load", json.dumps(job)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load process failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _wrap(owner: Any, name: str, marks: dict[str, float]) -> None:
+    """Record when ``owner.name`` is first entered and last left (timing only)."""
+    original: Callable[..., Any] | None = getattr(owner, name, None)
+    if original is None:
+        return
+
+    def timed_call(*args: Any, **kwargs: Any) -> Any:
+        marks.setdefault(f"{name}>", time.perf_counter())
+        try:
+            return original(*args, **kwargs)
+        finally:
+            marks[f"{name}<"] = time.perf_counter()
+
+    setattr(owner, name, timed_call)
+
+
+def child_load(job: dict[str, Any]) -> None:
+    """Runs in the child: one load over every row, then figures as one JSON line."""
+    import ingest.extract_sql as extract_sql
+    from ingest.landing import Batch
+
+    setup_logging("WARNING" if job["quiet"] else "INFO")
+    marks: dict[str, float] = {}
+    _wrap(extract_sql, "_stream", marks)
+    _wrap(Batch, "quarantine", marks)
+    _wrap(Batch, "_finish", marks)
+    started = time.perf_counter()
+    result = extract_sql.load_sql(
+        entity(), job["source"], job["warehouse"], INTERVAL_START, INTERVAL_END
+    )
+    marks["end"] = time.perf_counter()
+    hwm_kib = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm_kib = int(line.split()[1])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures = {
+        "seconds": marks["end"] - started,
+        "marks": {k: v - started for k, v in marks.items()},
+        "received": result.rows_received,
+        "loaded": result.rows_loaded,
+        "quarantined": result.rows_quarantined,
+        "maxrss_kib": usage.ru_maxrss,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "hwm_kib": hwm_kib,
+    }
+    print(json.dumps(figures), flush=True)
+
+
+def phases(load: dict[str, Any]) -> dict[str, float]:
+    """Seconds per phase of the load, from the marks taken around the loader's functions."""
+    m = load["marks"]
+    points = [
+        ("setup (connect, batch, raw table)", m.get("_stream>")),
+        ("stream COPY out -> COPY in", m.get("_stream<")),
+        ("rejected-rows query", m.get("quarantine>")),
+        ("quarantine write", m.get("quarantine<")),
+        ("between", m.get("_finish>")),
+        ("count + checksum of landed rows", m.get("_finish<")),
+        ("commit, unlock, close", m["end"]),
+    ]
+    found: dict[str, float] = {}
+    last = 0.0
+    for name, point in points:
+        if point is None:
+            continue
+        found[name] = point - last
+        last = point
+    return found
+
+
+# --- pandas reference -----------------------------------------------------------------------
+
+
+def pandas_reference(source_url: str, warehouse_url: str, rows: int) -> dict[str, float]:
+    """pandas read_sql of ``rows`` transactions, then to_sql into a table of the contract types."""
+    import pandas as pd
+    import sqlalchemy
+
+    names = entity().column_names
+    with connect(warehouse_url) as conn:
+        conn.execute("create schema if not exists bench")
+        conn.execute("drop table if exists bench.pandas_target")
+        conn.execute(
+            sql.SQL("create table bench.pandas_target ({})").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type))
+                    for c in entity().columns
+                )
+            )
+        )
+    source = sqlalchemy.create_engine(sqlalchemy_url(source_url))
+    target = sqlalchemy.create_engine(sqlalchemy_url(warehouse_url))
+    try:
+        started = time.perf_counter()
+        frame = pd.read_sql(
+            f"select {', '.join(names)} from core.transactions order by txn_id limit {rows}",
+            source,
+        )
+        read_s = time.perf_counter() - started
+        checkpoint(warehouse_url)
+        started = time.perf_counter()
+        frame.to_sql("pandas_target", target, schema="bench", if_exists="append", index=False)
+        write_s = time.perf_counter() - started
+    finally:
+        source.dispose()
+        target.dispose()
+    return {"rows": len(frame), "read_s": read_s, "write_s": write_s}
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def fresh_warehouse(settings: Settings) -> str:
+    with connect(settings.server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(WAREHOUSE_DB))
+        )
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(WAREHOUSE_DB)))
+    url = with_database(settings.warehouse_url, WAREHOUSE_DB)
+    migrate(url)
+    return url
+
+
+def measure(
+    settings: Settings, rows: int, accounts: int, folder: Path, quiet: bool
+) -> dict[str, Any]:
+    source_url = settings.core_banking_url
+    say(f"{rows:,} transactions: generating the source")
+    fill_transactions(source_url, rows, accounts)
+    warehouse_url = fresh_warehouse(settings)
+    say(f"{rows:,} transactions: server COPY (export to a file, then the timed COPY FROM)")
+    copy = server_copy(source_url, warehouse_url, folder)
+    say(f"  server COPY FROM: {copy['import_s']:,.1f} s ({rows / copy['import_s']:,.0f} rows/s)")
+    say(f"{rows:,} transactions: the loader, in a child process")
+    load = run_loader(source_url, warehouse_url, quiet)
+    say(f"  loader: {load['seconds']:,.1f} s ({load['received'] / load['seconds']:,.0f} rows/s)")
+    with connect(warehouse_url) as conn:
+        landed = conn.execute(
+            sql.SQL("select count(*) from raw.{}").format(sql.Identifier(entity().raw_table))
+        ).fetchone()[0]
+    orphans = rows // ORPHAN_EVERY
+    expected = (rows, rows - orphans, orphans, rows - orphans)
+    got = (load["received"], load["loaded"], load["quarantined"], landed)
+    if got != expected:
+        raise RuntimeError(
+            f"(received, loaded, quarantined, rows in raw) = {got}, expected {expected}"
+        )
+    say(f"{rows:,} transactions: each side of the loader's stream alone on the server")
+    sides = stream_sides(source_url, warehouse_url, folder)
+    return {"rows": rows, "copy": copy, "load": load, "sides": sides}
+
+
+def report(
+    results: list[dict[str, Any]], pandas: dict[str, float] | None, header: list[str]
+) -> None:
+    sizes = [r["rows"] for r in results]
+    width = 14
+
+    def line(label: str, values: list[str]) -> None:
+        print(f"{label:<50}" + "".join(f"{v:>{width}}" for v in values))
+
+    def rate(rows: int, seconds: float) -> str:
+        return f"{rows / seconds:,.0f}"
+
+    print()
+    for text in header:
+        print(text)
+    print()
+    line("transactions", [f"{n:,}" for n in sizes])
+    line("server COPY FROM file: seconds", [f"{r['copy']['import_s']:,.1f}" for r in results])
+    line(
+        "server COPY FROM file: rows/s",
+        [rate(r["rows"], r["copy"]["import_s"]) for r in results],
+    )
+    line(
+        "  (export COPY TO file, not in the ratio): s",
+        [f"{r['copy']['export_s']:,.1f}" for r in results],
+    )
+    line("loader load_sql: seconds", [f"{r['load']['seconds']:,.1f}" for r in results])
+    line(
+        "loader load_sql: rows/s",
+        [rate(r["load"]["received"], r["load"]["seconds"]) for r in results],
+    )
+    ratios = [
+        (r["load"]["received"] / r["load"]["seconds"]) / (r["rows"] / r["copy"]["import_s"])
+        for r in results
+    ]
+    line("loader / server COPY (target >= 0.80)", [f"{x:.2f}x" for x in ratios])
+    line(
+        "loader peak RSS, MiB (target < 1024)",
+        [f"{r['load']['maxrss_kib'] / 1024:,.0f}" for r in results],
+    )
+    if pandas:
+        pandas_rate = pandas["rows"] / pandas["write_s"]
+        both_rate = pandas["rows"] / (pandas["read_s"] + pandas["write_s"])
+        line(
+            f"pandas to_sql: rows/s (at {pandas['rows']:,}, extrap.)",
+            [f"{pandas_rate:,.0f}" for _ in results],
+        )
+        line(
+            "pandas to_sql: seconds (extrapolated)",
+            [f"{n / pandas_rate:,.0f}" for n in sizes],
+        )
+        line(
+            "loader / pandas to_sql",
+            [
+                f"{r['load']['received'] / r['load']['seconds'] / pandas_rate:,.1f}x"
+                for r in results
+            ],
+        )
+        line(
+            "pandas read_sql + to_sql: rows/s (extrap.)",
+            [f"{both_rate:,.0f}" for _ in results],
+        )
+    print()
+    print("where the loader's time goes (seconds)")
+    names: list[str] = []
+    for r in results:
+        for name in phases(r["load"]):
+            if name not in names:
+                names.append(name)
+    for name in names:
+        line(f"  {name}", [f"{phases(r['load']).get(name, 0.0):,.1f}" for r in results])
+    line("  total", [f"{r['load']['seconds']:,.1f}" for r in results])
+    line(
+        "  CPU of the load process (Python relay)",
+        [f"{r['load']['cpu_s']:,.1f}" for r in results],
+    )
+    print()
+    print("each side of the stream alone, on the server (seconds)")
+    line(
+        "  source: loader's query (hash, checks) to file",
+        [f"{r['sides']['source_s']:,.1f}" for r in results],
+    )
+    line(
+        "  source: plain select of the columns to file",
+        [f"{r['copy']['export_s']:,.1f}" for r in results],
+    )
+    line(
+        "  target: COPY FROM file into a raw-shaped table",
+        [f"{r['sides']['target_s']:,.1f}" for r in results],
+    )
+    line(
+        "  target: COPY FROM file, contract columns only",
+        [f"{r['copy']['import_s']:,.1f}" for r in results],
+    )
+    line(
+        "  bytes per row: plain / loader's stream",
+        [
+            f"{r['copy']['file_bytes'] / r['rows']:.0f} / "
+            f"{r['sides']['file_bytes'] / r['load']['loaded']:.0f}"
+            for r in results
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[1_000_000, 10_000_000], help="sizes to load"
+    )
+    parser.add_argument("--quick", action="store_true", help="one smoke run of 200,000 rows")
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument(
+        "--pandas-rows", type=int, default=200_000, help="rows for the pandas to_sql reference"
+    )
+    parser.add_argument("--no-pandas", action="store_true")
+    parser.add_argument("--state-dir", type=Path, help="default: a temporary folder, removed")
+    parser.add_argument("--port", type=int, help="default: a free port")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines from the loader")
+    parser.add_argument("--child-load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_load:
+        child_load(json.loads(args.child_load))
+        return
+    sizes = [200_000] if args.quick else args.rows
+    setup_logging("WARNING")
+    state = args.state_dir or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    files = Path(tempfile.mkdtemp(prefix="bench-ingest-copy-"))
+    files.chmod(0o777)  # the server writes and reads its COPY files here, as its own user
+    settings = Settings.from_env(
+        {
+            "CRM_STATE_DIR": str(state),
+            "CRM_PG_PORT": str(args.port or free_port()),
+            "CRM_LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        say(f"starting an embedded Postgres in {state} on port {settings.pg_port}")
+        ensure_ready(settings)
+        with connect(settings.server_url) as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+        prepare_source(settings.core_banking_url, args.accounts)
+        load_before = os.getloadavg()[0]
+        results = [measure(settings, n, args.accounts, files, args.quiet) for n in sizes]
+        pandas = None
+        if not args.no_pandas:
+            rows = min(args.pandas_rows, sizes[-1])
+            say(f"pandas read_sql + to_sql of {rows:,} transactions (reference)")
+            pandas = pandas_reference(
+                settings.core_banking_url, with_database(settings.warehouse_url, WAREHOUSE_DB), rows
+            )
+        header = [
+            f"ingest benchmark: {SYSTEM}.{ENTITY} ({len(entity().columns)} columns),"
+            f" {args.accounts:,} accounts, one in {ORPHAN_EVERY:,} transactions orphaned",
+            f"embedded Postgres {version}, source and warehouse databases on one server;"
+            f" {os.cpu_count()} CPUs, load average {load_before:.1f} at start,"
+            f" {os.getloadavg()[0]:.1f} at end",
+            "rows/s counts rows received (loaded + quarantined); server COPY copies the"
+            " contract columns only, into a table without indexes",
+        ]
+        if pandas:
+            header.append(
+                f"pandas measured once at {pandas['rows']:,} rows (read_sql"
+                f" {pandas['read_s']:.1f} s, to_sql {pandas['write_s']:.1f} s);"
+                " its rates at the larger sizes are extrapolated, not measured"
+            )
+        report(results, pandas, header)
+    finally:
+        if settings.embedded:
+            server_for(settings).stop()
+        shutil.rmtree(files, ignore_errors=True)
+        if args.state_dir is None:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

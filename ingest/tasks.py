@@ -1,0 +1,86 @@
+"""What the ingestion tasks do, as plain functions (Airflow only wires them up).
+
+The logical date decides the business day loaded (``ingest.intervals.business_day``);
+connections come from Airflow connections inside tasks and from settings outside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from ingest.config import load_system
+from ingest.extract_files import deliveries
+from ingest.intervals import business_day
+from ingest.landing import NotReady
+from ingest.load import Sources, load_entity
+from warehouse.db import connect
+from warehouse.log import get_logger
+from warehouse.settings import CORE_BANKING_CONN_ID, CRM_API_CONN_ID, WAREHOUSE_CONN_ID, Settings
+
+log = get_logger("ingest.tasks")
+
+CONNECTION_IDS = (WAREHOUSE_CONN_ID, CORE_BANKING_CONN_ID, CRM_API_CONN_ID)
+
+
+def sources_from(lookup: Callable[[str], str], settings: Settings) -> Sources:
+    """Sources whose connection URIs come from ``lookup`` (an Airflow hook, or settings)."""
+    connections = {}
+    for conn_id in CONNECTION_IDS:
+        try:
+            connections[conn_id] = lookup(conn_id)
+        except Exception as exc:
+            log.debug("connection %s unavailable: %s", conn_id, exc)
+    return Sources(connections, settings.data_dir)
+
+
+def load(system: str, entity: str, logical_date: datetime, sources: Sources) -> dict[str, object]:
+    """Load one entity for the business day of ``logical_date``; the batch as a dict."""
+    contract = load_system(system).entity(entity)
+    result = load_entity(
+        contract, sources, sources.uri(WAREHOUSE_CONN_ID), *business_day(logical_date)
+    )
+    return result.as_dict()
+
+
+def delivery_ready(system: str, logical_date: datetime, sources: Sources) -> tuple[bool, str]:
+    """Whether a file system's deliveries for the day are complete (done markers)."""
+    definition = load_system(system)
+    if definition.kind != "files" or not definition.options.get("done_marker"):
+        return True, "not a daily file drop"
+    interval = business_day(logical_date)
+    entity = next(iter(definition.entities.values()))
+    try:
+        deliveries(entity, sources.data_dir, interval, interval[0])
+    except NotReady as exc:
+        return False, str(exc)
+    return True, "delivered"
+
+
+def upstream_loaded(system: str, logical_date: datetime, warehouse_url: str) -> tuple[bool, str]:
+    """Whether the raw tables this system references are loaded through the same day."""
+    definition = load_system(system)
+    tables = sorted(
+        {
+            f"raw.{ref.raw_table}"
+            for entity in definition.entities.values()
+            for ref in entity.references
+            if ref.system != system
+        }
+    )
+    if not tables:
+        return True, "no upstream systems"
+    _, end = business_day(logical_date)
+    with connect(warehouse_url) as conn:
+        loaded = {
+            r[0]
+            for r in conn.execute(
+                "select distinct target_table from ops.load_batches where status = 'committed'"
+                " and target_table = any(%s) and interval_end >= %s",
+                (tables, end),
+            )
+        }
+    missing = [t for t in tables if t not in loaded]
+    if missing:
+        return False, f"waiting for {', '.join(missing)} to be loaded through {end:%Y-%m-%d}"
+    return True, "upstream loaded"
