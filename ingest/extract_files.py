@@ -157,8 +157,8 @@ class _Reader:
 
     def truncated(self, number: int) -> LoadError:
         return LoadError(
-            f"{self.where}: the file ends in the middle of line {number} (no final newline and "
-            "an incomplete record): the delivery is truncated; ask the sender to deliver it again"
+            f"{self.where}: the file ends in the middle of line {number} (no final newline): "
+            "the delivery is truncated; ask the sender to deliver it again"
         )
 
 
@@ -170,6 +170,8 @@ class CsvReader(_Reader):
             raise LoadError(f"{self.where}: empty file (0 bytes, not even a header line)")
         lines = _lines(path, self.encoding, self.delivery.rel)
         number, first = next(lines)
+        if number < 0:
+            raise self.truncated(-number)
         header_text = _decode(first, self.encoding)
         if header_text is None:
             raise LoadError(f"{self.where}: the header line is not valid {self.encoding}")
@@ -177,8 +179,10 @@ class CsvReader(_Reader):
         extra = self.check_columns(header)
         width = len(header)
         for number, data in lines:
-            last = number < 0
-            number = abs(number)
+            if number < 0:
+                # Every line of a complete delivery ends with a newline; a cut one may even
+                # keep its field count (an amount 12.34 cut to 12), so it cannot be trusted.
+                raise self.truncated(-number)
             text = _decode(data, self.encoding)
             if text is None:
                 yield Rejected(
@@ -191,15 +195,13 @@ class CsvReader(_Reader):
                     self.delivery.rel,
                 )
                 continue
-            if not text and not last:
+            if not text:
                 yield Rejected(
                     "malformed_line", "empty line", number, None, None, "", self.delivery.rel
                 )
                 continue
             fields = next(csv.reader([text]))
             if len(fields) != width:
-                if last and len(fields) < width:
-                    raise self.truncated(number)
                 yield Rejected(
                     "malformed_line",
                     f"{len(fields)} fields where the header has {width}",

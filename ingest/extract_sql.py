@@ -10,7 +10,7 @@ received = passed + failed exactly. The row hash is computed by the source query
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -238,6 +238,40 @@ class SqlExtract:
             bad=sql.SQL(" or ").join(r.predicate for r in rules),
         )
 
+    def select_beyond_window(self, limit: datetime) -> sql.Composed | None:
+        """Rows whose watermark lies in the future: no interval's window would ever hold them.
+
+        Quarantined with every batch until the source corrects them, so they are reported
+        rather than silently never extracted.
+        """
+        watermark = self.entity.watermark
+        if not watermark or not self.entity.column(watermark).not_future:
+            return None
+        column = sql.Identifier(watermark)
+        key = sql.SQL(" || '|' || ").join(
+            sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(k))
+            for k in self.entity.primary_key
+        )
+        present = sql.SQL(", ").join(
+            sql.SQL("t.{}").format(sql.Identifier(c))
+            for c in self.entity.column_names
+            if c not in self.missing
+        )
+        return sql.SQL(
+            "select {key}, 'future_date', {name}, {prefix} || t.{col}::text || {suffix},"
+            " (select row_to_json(x)::text from (select {present}) x)"
+            " from {table} t where t.{col} > {limit}"
+        ).format(
+            key=key,
+            name=sql.Literal(watermark),
+            prefix=sql.Literal(f"{watermark}="),
+            col=column,
+            suffix=sql.Literal(f" lies in the future (after {limit:%Y-%m-%d}): never loadable"),
+            present=present,
+            table=self.table,
+            limit=sql.Literal(limit),
+        )
+
 
 def load_sql(
     entity: EntityContract,
@@ -252,25 +286,29 @@ def load_sql(
     with connect(source_url, application="crm-extract") as src:
         src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         src.read_only = True
-        columns = _source_columns(src, schema, entity.name)
-        if not columns:
-            src.rollback()
-            raise LoadError(f"{source_tag}: the source has no table {schema}.{entity.name}")
-        extract = SqlExtract(
-            entity, columns, _key_is_unique(src, schema, entity.name, entity.primary_key)
-        )
         with open_batch(warehouse_url, entity, interval_start, interval_end, source_tag) as batch:
+            columns = _source_columns(src, schema, entity.name)
+            if not columns:
+                raise LoadError(f"{source_tag}: the source has no table {schema}.{entity.name}")
+            extract = SqlExtract(
+                entity, columns, _key_is_unique(src, schema, entity.name, entity.primary_key)
+            )
             batch.drift("missing_columns", extract.missing)
             batch.drift("extra_columns", extract.extra)
             lower, upper = extraction_window(batch) if entity.watermark else (None, None)
-            rules = extract.rules(interval_end + FUTURE_GRACE)
+            limit = interval_end + FUTURE_GRACE
+            rules = extract.rules(limit)
             received = _stream(batch, src, extract.copy_valid(lower, upper, rules), source_tag)
-            if rules:
+            queries = [extract.select_rejected(lower, upper, rules)] if rules else []
+            if upper is not None:
+                # Beyond the window only what is later than now is impossible: a source
+                # that stands ahead of a backfilled day legitimately holds later changes.
+                now = datetime.now(UTC) + FUTURE_GRACE
+                queries.append(extract.select_beyond_window(max(limit, now)))
+            for query in filter(None, queries):
                 rejected = [
                     Rejected(rule, message, None, key, column, raw)
-                    for key, rule, column, message, raw in src.execute(
-                        extract.select_rejected(lower, upper, rules)
-                    )
+                    for key, rule, column, message, raw in src.execute(query)
                 ]
                 batch.quarantine(rejected)
                 received += len(rejected)

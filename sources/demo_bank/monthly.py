@@ -1052,6 +1052,7 @@ def _campaigns(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A campaign per quarter for a few products, with contacted customers' responses."""
     products = ["CREDIT_CARD", "WM_BOND", "INS_HEALTH", "TD12M"]
+    joined = pop.frame["joined_on"].to_numpy().astype("datetime64[D]")
     rows, responses = [], []
     campaign_id = 1
     for quarter in range(0, cfg.months, 3):
@@ -1069,7 +1070,11 @@ def _campaigns(
                     last_day,
                 )
             )
-            contacted = rng.choice(pop.n, size=max(1, pop.n // 40), replace=False)
+            # Campaigns call existing customers: those who joined before the campaign.
+            eligible = np.flatnonzero(joined < np.datetime64(start, "D"))
+            contacted = rng.choice(
+                eligible, size=min(len(eligible), max(1, pop.n // 40)), replace=False
+            )
             day = np.datetime64(start, "D") + rng.integers(0, 80, len(contacted)).astype(
                 "timedelta64[D]"
             )
