@@ -367,7 +367,7 @@ def phases(load: dict[str, Any]) -> dict[str, float]:
         ("setup (connect, batch, raw table)", m.get("_stream>")),
         ("stream COPY out -> COPY in", m.get("_stream<")),
         ("rejected-rows query", m.get("quarantine>")),
-        ("quarantine write", m.get("quarantine<")),
+        ("quarantine writes, beyond-window query", m.get("quarantine<")),
         ("other", m.get("_finish>")),
         ("count + checksum of landed rows", m.get("_finish<")),
         ("commit, unlock, close", m["end"]),

@@ -24,7 +24,7 @@ def ingest_dag(system: str):
         dag_id=f"ingest_{system}",
         description=f"Pull {system} ({definition.kind}) into raw, one task per entity",
         schedule=CronDataIntervalTimetable("0 1 * * *", timezone="UTC"),
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        start_date=pendulum.datetime(1990, 1, 1, tz="UTC"),  # backfills reach any day
         catchup=False,
         max_active_runs=1,
         tags=["ingest", system, definition.kind],

@@ -36,9 +36,15 @@ def _sources() -> Any:
 def _load_task(system: str, entity: str) -> Any:
     @task(task_id=f"load_{entity}", outlets=[raw_asset(system, entity)])
     def load(logical_date=None) -> dict[str, object]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from ingest.tasks import NotDelivered
         from ingest.tasks import load as load_entity
 
-        return load_entity(system, entity, logical_date, _sources())
+        try:
+            return load_entity(system, entity, logical_date, _sources())
+        except NotDelivered as exc:
+            raise AirflowSkipException(str(exc)) from None
 
     return load()
 

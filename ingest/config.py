@@ -323,5 +323,27 @@ def load_contract(name: str, config_dir: Path = CONFIG_DIR) -> dict[str, EntityC
     return load_system(name, config_dir).entities
 
 
+@cache
+def delivered(bank: str, config_dir: Path = CONFIG_DIR) -> dict[str, tuple[str, ...]]:
+    """Entities each source system delivers for ``bank`` (``banks.yml``), validated."""
+    path = config_dir / "banks.yml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if bank not in doc:
+        raise ConfigError(f"{path}: no bank {bank!r} (known: {', '.join(doc)})")
+    found: dict[str, tuple[str, ...]] = {}
+    for system, entities in (doc[bank] or {}).items():
+        if system not in SYSTEMS:
+            raise ConfigError(f"{path}: {bank}: unknown source system {system!r}")
+        known = load_system(system, config_dir).entities
+        if entities == "all":
+            found[system] = tuple(known)
+            continue
+        unknown = [e for e in entities if e not in known]
+        if unknown:
+            raise ConfigError(f"{path}: {bank}.{system}: unknown entities {unknown}")
+        found[system] = tuple(entities)
+    return found
+
+
 def all_systems(config_dir: Path = CONFIG_DIR) -> list[SourceSystem]:
     return [load_system(name, config_dir) for name in SYSTEMS]

@@ -20,6 +20,7 @@ class Sources:
 
     connections: dict[str, str]
     data_dir: Path
+    bank: str = "demo"
 
     def uri(self, connection_id: str) -> str:
         try:

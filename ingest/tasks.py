@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ingest.config import load_system
+from ingest.config import delivered, load_system
 from ingest.extract_files import deliveries
 from ingest.intervals import business_day
 from ingest.landing import NotReady
@@ -31,11 +31,24 @@ def sources_from(lookup: Callable[[str], str], settings: Settings) -> Sources:
             connections[conn_id] = lookup(conn_id)
         except Exception as exc:
             log.debug("connection %s unavailable: %s", conn_id, exc)
-    return Sources(connections, settings.data_dir)
+    return Sources(connections, settings.data_dir, settings.source)
+
+
+class NotDelivered(Exception):
+    """The bank being pulled does not deliver this system or entity (banks.yml)."""
+
+
+def check_delivered(system: str, entity: str | None, bank: str) -> None:
+    entities = delivered(bank).get(system)
+    if entities is None:
+        raise NotDelivered(f"bank {bank!r} has no {system} system (ingest/config/banks.yml)")
+    if entity is not None and entity not in entities:
+        raise NotDelivered(f"bank {bank!r} does not deliver {system}.{entity}")
 
 
 def load(system: str, entity: str, logical_date: datetime, sources: Sources) -> dict[str, object]:
     """Load one entity for the business day of ``logical_date``; the batch as a dict."""
+    check_delivered(system, entity, sources.bank)
     contract = load_system(system).entity(entity)
     result = load_entity(
         contract, sources, sources.uri(WAREHOUSE_CONN_ID), *business_day(logical_date)
@@ -48,6 +61,10 @@ def delivery_ready(system: str, logical_date: datetime, sources: Sources) -> tup
     definition = load_system(system)
     if definition.kind != "files" or not definition.options.get("done_marker"):
         return True, "not a daily file drop"
+    try:
+        check_delivered(system, None, sources.bank)
+    except NotDelivered as exc:
+        return True, str(exc)
     interval = business_day(logical_date)
     entity = next(iter(definition.entities.values()))
     try:

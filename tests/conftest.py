@@ -35,7 +35,12 @@ def free_port() -> int:
 def test_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment of this test session's project (state folder, port, maybe WAREHOUSE_URL)."""
     state = tmp_path_factory.mktemp("crm-state")
-    env = {"CRM_STATE_DIR": str(state), "CRM_PG_PORT": str(free_port()), "CRM_LOG_LEVEL": "INFO"}
+    env = {
+        "CRM_STATE_DIR": str(state),
+        "CRM_PG_PORT": str(free_port()),
+        "CRM_API_PORT": str(free_port()),
+        "CRM_LOG_LEVEL": "INFO",
+    }
     if os.environ.get("WAREHOUSE_URL"):
         env["WAREHOUSE_URL"] = os.environ["WAREHOUSE_URL"]
     return env

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from ingest.config import SYSTEMS, load_system
 from warehouse.settings import PROJECT_ROOT
 
 
@@ -35,15 +39,63 @@ def test_no_cycles_and_every_task_reachable(dagbag) -> None:
         assert roots, f"{dag_id} has no root task"
 
 
-def test_skeleton_runs_stages_in_order(dagbag) -> None:
+def _ancestors(dag, task_id: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [task_id]
+    while todo:
+        for upstream in dag.get_task(todo.pop()).upstream_task_ids:
+            if upstream not in seen:
+                seen.add(upstream)
+                todo.append(upstream)
+    return seen
+
+
+def test_pipeline_loads_every_entity_before_dbt_and_core_before_the_rest(dagbag) -> None:
     dag = dagbag.dags["crm_pipeline"]
-    upstream = {t.task_id: {u.task_id for u in t.upstream_list} for t in dag.tasks}
-    assert upstream["dbt_build"] == {
-        "load_core_banking__customers",
-        "load_core_banking__accounts",
-        "load_core_banking__balances",
-        "load_core_banking__loan_status",
-    }
-    assert upstream["quality_gate"] == {"dbt_build"}
-    assert upstream["label_segments"] == {"quality_gate"}
-    assert upstream["summary"] == {"label_segments"}
+    before_dbt = _ancestors(dag, "dbt_build")
+    for system in SYSTEMS:
+        for entity in load_system(system).entities:
+            assert f"ingest_{system}.load_{entity}" in before_dbt, (system, entity)
+    for system in ("cards", "crm", "service", "wealth"):
+        first = next(iter(load_system(system).entities))
+        upstream = _ancestors(dag, f"ingest_{system}.load_{first}")
+        assert "ingest_core_banking.load_customers" in upstream, system
+    assert dag.get_task("dbt_build").trigger_rule == "none_failed"
+    assert _ancestors(dag, "quality_gate") >= {"dbt_build", "prepare_source"}
+    assert dag.get_task("label_segments").upstream_task_ids == {"quality_gate"}
+    assert dag.get_task("summary").upstream_task_ids == {"label_segments"}
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_one_ingest_dag_per_system_with_a_task_and_asset_per_entity(dagbag, system) -> None:
+    dag = dagbag.dags[f"ingest_{system}"]
+    entities = load_system(system).entities
+    loads = {t.task_id: t for t in dag.tasks if t.task_id.startswith("load_")}
+    assert set(loads) == {f"load_{e}" for e in entities}
+    for name, task in loads.items():
+        assets = [o.uri for o in task.outlets]
+        assert assets == [f"postgres://warehouse/raw/{system}__{name[len('load_') :]}"]
+    assert dag.max_active_runs == 1, "watermark windows expect days in order"
+    assert dag.timetable.__class__.__name__ == "CronDataIntervalTimetable"
+    # Entities referencing another entity of the same system load after it.
+    for name, entity in entities.items():
+        for ref in entity.references:
+            if ref.system == system and ref.entity != name:
+                assert f"load_{ref.entity}" in _ancestors(dag, f"load_{name}")
+    if load_system(system).upstream_systems:
+        assert "wait_for_upstream" in {t.task_id for t in dag.tasks}
+
+
+def test_dag_files_parse_without_heavy_imports() -> None:
+    code = (
+        "import sys, runpy\n"
+        "for name in ('crm_pipeline', 'ingest_sources'):\n"
+        f"    runpy.run_path(r'{PROJECT_ROOT / 'dags'}/' + name + '.py')\n"
+        "heavy = ('pandas', 'psycopg', 'dbt', 'sklearn', 'pyarrow', 'great_expectations')\n"
+        "print('HEAVY:' + ','.join(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("HEAVY:"))
+    assert line == "HEAVY:", f"DAG files import {line[6:]} at parse time"

@@ -151,6 +151,11 @@ def dags_test(
             f"DAG {dag_id} run for {logical_date} failed (exit {code}). Full log: {log_file}\n"
             f"{detail}"
         )
+    if not done:
+        raise AirflowError(
+            f"DAG {dag_id} run for {logical_date} finished without running a task (is the date "
+            f"before the DAG's start_date?). Full log: {log_file}"
+        )
     return DagTestResult(
         dag_id, logical_date, succeeded, done, log_file, time.monotonic() - started
     )

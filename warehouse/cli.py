@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -319,6 +320,11 @@ def run(
     from warehouse.bootstrap import ensure_ready
 
     settings = _settings()
+    if logical_date is None and settings.source == "berka":
+        from sources.prepare import berka_run_date
+
+        logical_date = berka_run_date(settings).isoformat()
+        typer.echo(f"CRM_SOURCE=berka: the run is for the extract's last day, {logical_date}")
     when = logical_date or _default_logical_date()
     try:
         date.fromisoformat(when)
@@ -329,9 +335,14 @@ def run(
     typer.echo("2/3 Airflow metadata database")
     migrate_metadata(settings)
     typer.echo(f"3/3 running DAG {dag_id} for {when} (full log in {settings.logs_dir})")
-    with demo_crm_running(
-        Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
-    ):
+    crm = (
+        demo_crm_running(
+            Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
+        )
+        if settings.source == "demo"
+        else nullcontext()
+    )
+    with crm:
         result = dags_test(settings, dag_id, when, echo=typer.echo)
     typer.echo(
         f"\nDAG {dag_id} succeeded in {result.seconds:.0f} s ({len(result.tasks_done)} tasks).\n"

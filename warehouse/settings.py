@@ -88,7 +88,14 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "Bearer token of the CRM API (the demo's default; set a secret for anything else).",
     ),
     Setting("CRM_DBT_THREADS", "4", "dbt threads."),
+    Setting(
+        "CRM_SOURCE",
+        "demo",
+        "Which bank the pipeline pulls: `demo` (the simulated bank) or `berka` (the PKDD'99 "
+        "extract in CRM_BERKA_DIR); ingest/config/banks.yml lists what each delivers.",
+    ),
 )
+SOURCES = ("demo", "berka")
 
 
 def _require_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -147,6 +154,7 @@ class Settings:
     crm_api_port: int
     crm_api_token: str
     berka_dir: Path
+    source: str = "demo"
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -166,6 +174,9 @@ class Settings:
         log_level = env.get("CRM_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"CRM_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        source = env.get("CRM_SOURCE", "").strip().lower() or "demo"
+        if source not in SOURCES:
+            raise SettingsError(f"CRM_SOURCE={source!r}: use {' or '.join(SOURCES)}")
         # Airflow's own variables pass through to Airflow processes untouched.
         extra = {k: v for k, v in env.items() if k.startswith("AIRFLOW__")}
         return cls(
@@ -186,6 +197,7 @@ class Settings:
             )
             .expanduser()
             .absolute(),
+            source=source,
             extra_env=extra,
         )
 
@@ -273,6 +285,7 @@ class Settings:
             "CRM_API_TOKEN": (
                 self.crm_api_token if self.crm_api_token == "demo-crm-token" else "***"
             ),
+            "CRM_SOURCE": self.source,
         }
 
     # --- environments for child processes -------------------------------------------
@@ -297,6 +310,8 @@ class Settings:
             "CRM_DATA_DIR": str(self.data_dir),
             "CRM_LOG_LEVEL": self.log_level,
             "CRM_DBT_THREADS": str(self.dbt_threads),
+            "CRM_SOURCE": self.source,
+            "CRM_BERKA_DIR": str(self.berka_dir),
         }
         if metadata.startswith("postgresql+psycopg://"):
             # Airflow 3 also opens an async engine; psycopg 3 serves both.

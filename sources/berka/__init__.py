@@ -8,7 +8,7 @@ reads Berka exactly as it reads the demo bank. Every mapping choice, and every s
 what Berka lacks, is listed in ``MAPPING.md`` next to this file.
 """
 
-from sources.berka.load import load_berka
+from sources.berka.load import load_berka, loaded_as_of
 from sources.berka.reader import BerkaExtract, BerkaFormatError, read_berka
 
-__all__ = ["BerkaExtract", "BerkaFormatError", "load_berka", "read_berka"]
+__all__ = ["BerkaExtract", "BerkaFormatError", "load_berka", "loaded_as_of", "read_berka"]

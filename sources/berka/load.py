@@ -11,7 +11,7 @@ same database rows and byte-identical files.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ log = get_logger("sources.berka")
 
 CHUNK_ROWS = 200_000
 MANIFEST = ".berka_files"
+AS_OF_FILE = ".berka_as_of"
 
 
 def _options(system: str) -> tuple[str, str]:
@@ -71,11 +72,32 @@ def _day_files(system: str, entity: str, frame: pd.DataFrame, day_column: str) -
     return files
 
 
+def _closing_day(system: str, entity: str, frame: pd.DataFrame, as_of: date) -> dict[str, bytes]:
+    """The extract's last day as a completed delivery, even when nothing happened that day.
+
+    A daily file drop is complete for a day once its marker is there; marking the as-of
+    day tells ingestion the extract is whole up to it (an empty file keeps the header).
+    """
+    folder, done = _options(system)
+    pattern, encoding = _file_options(system, entity)
+    name = pattern.format(yyyymmdd=f"{as_of:%Y%m%d}")
+    header = ",".join(frame.columns) + "\n"
+    files = {f"{folder}/{as_of.isoformat()}/{name}": header.encode(encoding)}
+    if done:
+        files[f"{folder}/{as_of.isoformat()}/{done}"] = b""
+    return files
+
+
 def render_files(
-    cards: pd.DataFrame, policies: pd.DataFrame, references: dict[str, pd.DataFrame]
+    cards: pd.DataFrame,
+    policies: pd.DataFrame,
+    references: dict[str, pd.DataFrame],
+    as_of: date,
 ) -> dict[str, bytes]:
     """Every file of the drops, by path relative to the data folder."""
-    files = _day_files("cards", "cards", cards, "issued_on")
+    files = _closing_day("cards", "cards", cards, as_of)
+    files |= _closing_day("wealth", "insurance_policies", policies, as_of)
+    files |= _day_files("cards", "cards", cards, "issued_on")
     files |= _day_files("wealth", "insurance_policies", policies, "start_date")
     folder, _ = _options("reference")
     for name, frame in references.items():
@@ -184,7 +206,9 @@ def load_berka(
         core_db.create_schema(conn, replace=True)
         for table in ("customers", "accounts", "transactions", "balances", "loan_status"):
             counts[table] = _copy_chunks(conn, table, getattr(core, table))
-    written = write_files(data_dir, render_files(cards, policies, references))
+    as_of_day = date(1970, 1, 1) + timedelta(days=int(end))
+    written = write_files(data_dir, render_files(cards, policies, references, as_of_day))
+    (data_dir / AS_OF_FILE).write_text(as_of_day.isoformat() + "\n", encoding="utf-8")
     counts["cards"] = len(cards)
     counts["insurance_policies"] = len(policies)
     for name, frame in references.items():
@@ -200,3 +224,11 @@ def load_berka(
         f"{total / elapsed:,.0f}" if elapsed > 0 else "-",
     )
     return counts
+
+
+def loaded_as_of(data_dir: Path) -> date | None:
+    """The as-of day of the Berka extract last loaded into ``data_dir`` (None: none)."""
+    path = Path(data_dir) / AS_OF_FILE
+    if not path.is_file():
+        return None
+    return date.fromisoformat(path.read_text(encoding="utf-8").strip())
