@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from warehouse.log import setup_logging
+from ingest.cli import ingest_app
+from warehouse.cli_support import _fail, _settings, friendly_errors
 from warehouse.settings import SETTINGS_DOC, Settings, SettingsError, get_settings
 
 app = typer.Typer(
@@ -36,47 +35,7 @@ berka_app = typer.Typer(
     help="A real bank's extract: the PKDD'99 (Berka) Czech bank data.", no_args_is_help=True
 )
 app.add_typer(berka_app, name="berka")
-
-F = TypeVar("F", bound=Callable[..., object])
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
-def friendly_errors(func: F) -> F:
-    """Known failures print one clear message instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from ingest.config import ConfigError
-        from warehouse.airflow_runner import AirflowError
-        from warehouse.bootstrap import WarehouseNotReady
-        from warehouse.db import WarehouseUnavailable
-        from warehouse.embedded import EmbeddedPostgresError
-
-        known = (
-            SettingsError,
-            EmbeddedPostgresError,
-            WarehouseUnavailable,
-            WarehouseNotReady,
-            AirflowError,
-            ConfigError,
-        )
-        try:
-            return func(*args, **kwargs)
-        except known as exc:
-            _fail(str(exc))
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings() -> Settings:
-    settings = get_settings()
-    setup_logging(settings.log_level)
-    return settings
-
+app.add_typer(ingest_app, name="ingest")
 
 # --- crm warehouse ... ----------------------------------------------------------------
 
