@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from warehouse.cli_support import _settings, friendly_errors
+from warehouse.cli_support import _settings, demo_crm, friendly_errors
 
 ingest_app = typer.Typer(
     help="Pull source systems into raw (as the Airflow DAGs do), inspect and reset loads.",
@@ -41,8 +41,6 @@ def run(
     from ingest.intervals import business_day
     from ingest.load import load_entity
     from ingest.tasks import NotDelivered, check_delivered, sources_from
-    from sources.demo_bank.config import Layout
-    from sources.demo_bank.crm_api import demo_crm_running
     from warehouse.bootstrap import ensure_ready
     from warehouse.settings import WAREHOUSE_CONN_ID
 
@@ -57,15 +55,7 @@ def run(
         definition.entity(name)
     ensure_ready(settings)
     sources = sources_from(lambda conn_id: settings.connection_uris()[conn_id], settings)
-    serve = definition.kind == "http" and settings.source == "demo"
-    crm = (
-        demo_crm_running(
-            Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
-        )
-        if serve
-        else nullcontext()
-    )
-    with crm:
+    with demo_crm(settings) if definition.kind == "http" else nullcontext():
         current = first
         while current <= last:
             for name in names:

@@ -155,6 +155,22 @@ class _Reader:
         self.batch.drift("extra_columns", extra)
         return set(extra)
 
+    def malformed(self, number: int, message: str, text: str) -> Rejected:
+        return Rejected(
+            "malformed_line", message, number, None, None, text[:_RAW_LIMIT], self.delivery.rel
+        )
+
+    def bad_encoding(self, number: int, data: bytes) -> Rejected:
+        return Rejected(
+            "invalid_encoding",
+            f"line {number} holds bytes that are not valid {self.encoding}",
+            number,
+            None,
+            None,
+            _shown(data, self.encoding),
+            self.delivery.rel,
+        )
+
     def truncated(self, number: int) -> LoadError:
         return LoadError(
             f"{self.where}: the file ends in the middle of line {number} (no final newline): "
@@ -185,31 +201,15 @@ class CsvReader(_Reader):
                 raise self.truncated(-number)
             text = _decode(data, self.encoding)
             if text is None:
-                yield Rejected(
-                    "invalid_encoding",
-                    f"line {number} holds bytes that are not valid {self.encoding}",
-                    number,
-                    None,
-                    None,
-                    _shown(data, self.encoding),
-                    self.delivery.rel,
-                )
+                yield self.bad_encoding(number, data)
                 continue
             if not text:
-                yield Rejected(
-                    "malformed_line", "empty line", number, None, None, "", self.delivery.rel
-                )
+                yield self.malformed(number, "empty line", "")
                 continue
             fields = next(csv.reader([text]))
             if len(fields) != width:
-                yield Rejected(
-                    "malformed_line",
-                    f"{len(fields)} fields where the header has {width}",
-                    number,
-                    None,
-                    None,
-                    text[:_RAW_LIMIT],
-                    self.delivery.rel,
+                yield self.malformed(
+                    number, f"{len(fields)} fields where the header has {width}", text
                 )
                 continue
             row = dict(zip(header, fields, strict=True))
@@ -234,48 +234,24 @@ class JsonLinesReader(_Reader):
             number = abs(number)
             text = _decode(data, self.encoding)
             if text is None:
-                yield Rejected(
-                    "invalid_encoding",
-                    f"line {number} holds bytes that are not valid {self.encoding}",
-                    number,
-                    None,
-                    None,
-                    _shown(data, self.encoding),
-                    self.delivery.rel,
-                )
+                yield self.bad_encoding(number, data)
                 continue
             if not text.strip():
                 if last:
                     continue
-                yield Rejected(
-                    "malformed_line", "empty line", number, None, None, "", self.delivery.rel
-                )
+                yield self.malformed(number, "empty line", "")
                 continue
             try:
                 value = json.loads(text, parse_float=Decimal)
             except json.JSONDecodeError as exc:
                 if last:
                     raise self.truncated(number) from None
-                yield Rejected(
-                    "malformed_line",
-                    f"not a JSON object: {exc.msg} at column {exc.colno}",
-                    number,
-                    None,
-                    None,
-                    text[:_RAW_LIMIT],
-                    self.delivery.rel,
+                yield self.malformed(
+                    number, f"not a JSON object: {exc.msg} at column {exc.colno}", text
                 )
                 continue
             if not isinstance(value, dict):
-                yield Rejected(
-                    "malformed_line",
-                    f"a JSON {type(value).__name__}, not an object",
-                    number,
-                    None,
-                    None,
-                    text[:_RAW_LIMIT],
-                    self.delivery.rel,
-                )
+                yield self.malformed(number, f"a JSON {type(value).__name__}, not an object", text)
                 continue
             parsed += 1
             for name in absent:

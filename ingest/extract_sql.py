@@ -182,6 +182,20 @@ class SqlExtract:
             )
         return found
 
+    def _key_text(self) -> sql.Composable:
+        """The record key as text, ``a|b``, as quarantine rows show it."""
+        return sql.SQL(" || '|' || ").join(
+            sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(k))
+            for k in self.entity.primary_key
+        )
+
+    def _present_columns(self) -> sql.Composable:
+        return sql.SQL(", ").join(
+            sql.SQL("t.{}").format(sql.Identifier(c))
+            for c in self.entity.column_names
+            if c not in self.missing
+        )
+
     def _extra_json(self) -> sql.Composable:
         if not self.extra:
             return sql.SQL("null::jsonb")
@@ -215,15 +229,8 @@ class SqlExtract:
                 whens.append(sql.SQL("when {} then {}").format(r.predicate, value))
             return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
 
-        key = sql.SQL(" || '|' || ").join(
-            sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(k))
-            for k in self.entity.primary_key
-        )
-        present = sql.SQL(", ").join(
-            sql.SQL("t.{}").format(sql.Identifier(c))
-            for c in self.entity.column_names
-            if c not in self.missing
-        )
+        key = self._key_text()
+        present = self._present_columns()
         return sql.SQL(
             "select {key}, {rule}, {column}, {message},"
             " (select row_to_json(x)::text from (select {present}) x)"
@@ -248,15 +255,8 @@ class SqlExtract:
         if not watermark or not self.entity.column(watermark).not_future:
             return None
         column = sql.Identifier(watermark)
-        key = sql.SQL(" || '|' || ").join(
-            sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(k))
-            for k in self.entity.primary_key
-        )
-        present = sql.SQL(", ").join(
-            sql.SQL("t.{}").format(sql.Identifier(c))
-            for c in self.entity.column_names
-            if c not in self.missing
-        )
+        key = self._key_text()
+        present = self._present_columns()
         return sql.SQL(
             "select {key}, 'future_date', {name}, {prefix} || t.{col}::text || {suffix},"
             " (select row_to_json(x)::text from (select {present}) x)"

@@ -18,14 +18,18 @@ from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import pytest
 import yaml
+from conftest import run_crm
 
+from sources.demo_bank.config import Layout
+from sources.demo_bank.crm_api import API_PREFIX
 from warehouse.settings import (
     CORE_BANKING_CONN_ID,
     CORE_BANKING_DB,
+    CRM_API_CONN_ID,
     WAREHOUSE_CONN_ID,
     Settings,
 )
@@ -54,10 +58,11 @@ REQUIRED_SERVICES = {
     "airflow-db",
     "warehouse-db",
     "redis",
+    "crm-api",
     "mailpit",
     "metabase",
 }
-CONN_IDS = (WAREHOUSE_CONN_ID, CORE_BANKING_CONN_ID)
+CONN_IDS = (WAREHOUSE_CONN_ID, CORE_BANKING_CONN_ID, CRM_API_CONN_ID)
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -344,7 +349,7 @@ def test_compose_refuses_to_start_without_the_secrets() -> None:
 
 
 def test_secrets_are_never_written_into_compose() -> None:
-    secret_key = re.compile(r"(PASSWORD|SECRET|SECRET_KEY|FERNET_KEY|_PASS|_AUTH)$")
+    secret_key = re.compile(r"(PASSWORD|SECRET|SECRET_KEY|FERNET_KEY|_PASS|_AUTH|TOKEN)$")
     required = re.compile(r"\$\{[A-Za-z_]\w*:\?[^}]*\}")
     for name, service in raw_compose()["services"].items():
         for key, value in as_env(service.get("environment")).items():
@@ -498,6 +503,52 @@ def initdb_text(service: str) -> str:
     scripts = sorted((ROOT / source).glob("*.sh")) + sorted((ROOT / source).glob("*.sql"))
     assert scripts, f"{service}: no init scripts in {source}"
     return "\n".join(script.read_text() for script in scripts)
+
+
+def test_crm_api_serves_the_demo_bank_on_the_compose_network_only() -> None:
+    crm_api = services()["crm-api"]
+    conn = url(common_env()[f"AIRFLOW_CONN_{CRM_API_CONN_ID.upper()}"])
+    assert (conn.scheme, conn.hostname) == ("http", "crm-api")
+    assert f"{conn.scheme}://{conn.hostname}:{conn.port}" == common_env()["CRM_API_URL"]
+
+    command = command_text(crm_api, "entrypoint") + " " + command_text(crm_api)
+    served = f"crm demo-bank serve-crm --host 0.0.0.0 --allow-non-loopback --port {conn.port}"
+    assert served in command
+    assert not crm_api.get("ports"), "crm-api must not be published"
+    assert str(conn.port) in [str(port) for port in crm_api.get("expose", [])]
+    probe = command_text(crm_api["healthcheck"], "test")
+    assert f"localhost:{conn.port}{API_PREFIX}/health" in probe
+
+    # Same image and data folder as the workers, so it serves what the pipeline publishes.
+    common = compose()["x-airflow-common"]
+    assert (crm_api["build"], crm_api["image"]) == (common["build"], common["image"])
+    settings = Settings.from_env(container_env("crm-api"))
+    assert str(settings.data_dir) == mount_target("crm-api", "crm-data")
+    for name in AIRFLOW_SERVICES:
+        assert mount_target(name, "crm-data") == mount_target("crm-api", "crm-data")
+    state_file = Layout(settings.data_dir).state_file.relative_to(settings.data_dir)
+    assert f"${{CRM_DATA_DIR}}/{state_file}" in command, "waits for another state file"
+
+    # The token it checks is the connection's password.
+    assert settings.crm_api_token == unquote(conn.password or "")
+    assert settings.crm_api_token == common_env()["CRM_API_TOKEN"]
+    assert service_env("crm-api")["CRM_API_TOKEN"] == operator_env()["CRM_API_TOKEN"]
+
+
+def test_serve_crm_refuses_a_non_loopback_host_without_the_opt_in(
+    test_env: dict[str, str], tmp_path: Path
+) -> None:
+    # An empty data folder: even past the host check, no server can start.
+    env = {**test_env, "CRM_DATA_DIR": str(tmp_path)}
+    refused = run_crm(["demo-bank", "serve-crm", "--host", "0.0.0.0"], env, timeout=120)
+    assert refused.returncode == 1
+    assert "refusing to serve the demo CRM on '0.0.0.0'" in refused.stderr
+    assert "--allow-non-loopback" in refused.stderr
+    allowed = run_crm(
+        ["demo-bank", "serve-crm", "--host", "0.0.0.0", "--allow-non-loopback"], env, timeout=120
+    )
+    assert allowed.returncode == 1
+    assert "refusing" not in allowed.stderr and "no demo bank" in allowed.stderr
 
 
 def test_reports_are_mailed_through_mailpit() -> None:

@@ -64,11 +64,29 @@ def test_airflow_own_settings_pass_through_and_win() -> None:
         ({"CRM_PG_PORT": "fifty"}, "not a whole number"),
         ({"CRM_PG_PORT": "80"}, "outside 1024..65535"),
         ({"CRM_LOG_LEVEL": "loud"}, "CRM_LOG_LEVEL"),
+        ({"CRM_API_URL": "ftp://crm.bank"}, "CRM_API_URL=.* must be an http:// or https://"),
+        ({"CRM_API_URL": "crm.bank:8443"}, "CRM_API_URL=.* must be an http:// or https://"),
+        ({"CRM_API_URL": "https://"}, "URL with a host"),
+        ({"CRM_API_URL": "https://crm.bank:99999"}, "invalid port"),
+        ({"CRM_API_URL": "https://u:secret@crm.bank"}, "set the token in CRM_API_TOKEN"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_crm_api_connection_carries_the_token_as_password() -> None:
+    default = Settings.from_env({"CRM_API_PORT": "9001"})
+    assert default.crm_api_url == "http://127.0.0.1:9001"
+    assert default.crm_api_uri == "http://:demo-crm-token@127.0.0.1:9001"
+    s = Settings.from_env({"CRM_API_URL": "https://crm.bank:8443/rest/", "CRM_API_TOKEN": "a/b@c"})
+    assert s.crm_api_url == "https://crm.bank:8443/rest"
+    assert s.crm_api_uri == "https://:a%2Fb%40c@crm.bank:8443/rest"
+    assert s.airflow_env()["AIRFLOW_CONN_CRM_API"] == s.crm_api_uri
+    assert s.connection_uris()["crm_api"] == s.crm_api_uri
+    assert s.effective()["CRM_API_URL"] == "https://crm.bank:8443/rest"
+    assert "a/b@c" not in str(s.effective())
 
 
 def test_url_helpers() -> None:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ingest.cli import ingest_app
-from warehouse.cli_support import _fail, _settings, friendly_errors
+from warehouse.cli_support import _fail, _settings, demo_crm, friendly_errors
 from warehouse.settings import SETTINGS_DOC, Settings, SettingsError, get_settings
 
 app = typer.Typer(
@@ -183,24 +182,43 @@ def demo_advance(
 @friendly_errors
 def demo_serve_crm(
     port: Annotated[int | None, typer.Option(help="Port (default CRM_API_PORT)")] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback unless --allow-non-loopback)")
+    ] = "127.0.0.1",
+    allow_non_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-non-loopback",
+            help="Allow a non-loopback --host, on a private network only such as compose's "
+            "(the demo CRM holds personal data behind a static token)",
+        ),
+    ] = False,
     error_rate: Annotated[float, typer.Option(help="Share of requests answered 500")] = 0.0,
     rate: Annotated[float, typer.Option(help="Requests per second per token")] = 50.0,
 ) -> None:
-    """Serve the CRM system's HTTP API on 127.0.0.1 (bearer token CRM_API_TOKEN)."""
+    """Serve the CRM system's HTTP API, on 127.0.0.1 by default (bearer token CRM_API_TOKEN)."""
     from sources.demo_bank.config import Layout
-    from sources.demo_bank.crm_api import serve
+    from sources.demo_bank.crm_api import check_loopback, serve
 
+    if not allow_non_loopback:
+        try:
+            check_loopback(host)
+        except ValueError as exc:
+            _fail(f"{exc}; pass --allow-non-loopback to serve a private network on purpose")
     settings = _settings()
     layout = Layout(settings.data_dir)
     if not layout.state_file.exists():
         _fail(f"no demo bank in {layout.root}: run `crm demo-bank generate` first")
     chosen = port or settings.crm_api_port
-    typer.echo(f"CRM API on http://127.0.0.1:{chosen}/api/v1 (Ctrl-C stops it)")
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"CRM API on http://{shown}:{chosen}/api/v1 (Ctrl-C stops it)")
     serve(
         layout.world,
         layout.state_file,
         settings.crm_api_token,
+        host=host,
         port=chosen,
+        allow_non_loopback=allow_non_loopback,
         error_rate=error_rate,
         rate_per_second=rate,
     )
@@ -273,8 +291,6 @@ def run(
 ) -> None:
     """Run the whole pipeline through Airflow (`airflow dags test`) and print what it built."""
     from reports.summary import collect, render
-    from sources.demo_bank.config import Layout
-    from sources.demo_bank.crm_api import demo_crm_running
     from warehouse.airflow_runner import dags_test, migrate_metadata
     from warehouse.bootstrap import ensure_ready
 
@@ -294,14 +310,7 @@ def run(
     typer.echo("2/3 Airflow metadata database")
     migrate_metadata(settings)
     typer.echo(f"3/3 running DAG {dag_id} for {when} (full log in {settings.logs_dir})")
-    crm = (
-        demo_crm_running(
-            Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
-        )
-        if settings.source == "demo"
-        else nullcontext()
-    )
-    with crm:
+    with demo_crm(settings):
         result = dags_test(settings, dag_id, when, echo=typer.echo)
     typer.echo(
         f"\nDAG {dag_id} succeeded in {result.seconds:.0f} s ({len(result.tasks_done)} tasks).\n"
@@ -327,8 +336,6 @@ def airflow_cmd(
     port: Annotated[int | None, typer.Option(help="UI port (default CRM_AIRFLOW_PORT)")] = None,
 ) -> None:
     """Start Airflow (api-server with UI, scheduler, dag-processor, triggerer) in foreground."""
-    from sources.demo_bank.config import Layout
-    from sources.demo_bank.crm_api import demo_crm_running
     from warehouse.airflow_runner import airflow_executable, migrate_metadata
     from warehouse.bootstrap import ensure_ready
 
@@ -339,9 +346,7 @@ def airflow_cmd(
     if port:
         env["AIRFLOW__API__PORT"] = str(port)
     typer.echo(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  (Ctrl-C stops it)")
-    with demo_crm_running(
-        Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
-    ):
+    with demo_crm(settings):
         code = run_until_stopped([airflow_executable(), "standalone"], env)
     raise typer.Exit(code)
 

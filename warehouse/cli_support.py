@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 import typer
@@ -52,3 +53,18 @@ def _settings() -> Settings:
     settings = get_settings()
     setup_logging(settings.log_level)
     return settings
+
+
+def demo_crm(settings: Settings) -> AbstractContextManager[object]:
+    """Serve the demo CRM during a command when the pipeline pulls the demo bank locally."""
+    from urllib.parse import urlsplit
+
+    local = urlsplit(settings.crm_api_url).hostname in ("127.0.0.1", "localhost")
+    if settings.source != "demo" or not local:
+        return nullcontext()
+    from sources.demo_bank.config import Layout
+    from sources.demo_bank.crm_api import demo_crm_running
+
+    return demo_crm_running(
+        Layout(settings.data_dir).root, settings.crm_api_token, settings.crm_api_port
+    )

@@ -87,6 +87,11 @@ SETTINGS_DOC: tuple[Setting, ...] = (
         "demo-crm-token",
         "Bearer token of the CRM API (the demo's default; set a secret for anything else).",
     ),
+    Setting(
+        "CRM_API_URL",
+        "http://127.0.0.1:<CRM_API_PORT>",
+        "Base URL of the CRM API the pipeline pulls (the bank's CRM; the demo's by default).",
+    ),
     Setting("CRM_DBT_THREADS", "4", "dbt threads."),
     Setting(
         "CRM_SOURCE",
@@ -123,6 +128,24 @@ def _validate_pg_url(name: str, url: str) -> str:
     return url
 
 
+def _validate_http_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"{name}={url!r} must be an http:// or https:// URL with a host "
+            "(e.g. https://crm.bank.example:8443)"
+        )
+    try:
+        _ = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        raise SettingsError(f"{name}={url!r} has an invalid port") from None
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"{name} must not hold credentials: set the token in CRM_API_TOKEN")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{name}={url!r} must not have a query or fragment")
+    return url.rstrip("/")
+
+
 def with_database(url: str, database: str) -> str:
     """The same server and credentials, another database."""
     parts = urlsplit(url)
@@ -153,6 +176,7 @@ class Settings:
     dbt_threads: int
     crm_api_port: int
     crm_api_token: str
+    crm_api_url: str
     berka_dir: Path
     source: str = "demo"
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -174,6 +198,11 @@ class Settings:
         log_level = env.get("CRM_LOG_LEVEL", "INFO").strip().upper() or "INFO"
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"CRM_LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        crm_api_port = _require_int(env, "CRM_API_PORT", 8765, 1024, 65535)
+        crm_api_url = _validate_http_url(
+            "CRM_API_URL",
+            env.get("CRM_API_URL", "").strip() or f"http://127.0.0.1:{crm_api_port}",
+        )
         source = env.get("CRM_SOURCE", "").strip().lower() or "demo"
         if source not in SOURCES:
             raise SettingsError(f"CRM_SOURCE={source!r}: use {' or '.join(SOURCES)}")
@@ -190,8 +219,9 @@ class Settings:
             airflow_port=_require_int(env, "CRM_AIRFLOW_PORT", 8080, 1, 65535),
             log_level=log_level,
             dbt_threads=_require_int(env, "CRM_DBT_THREADS", 4, 1, 64),
-            crm_api_port=_require_int(env, "CRM_API_PORT", 8765, 1024, 65535),
+            crm_api_port=crm_api_port,
             crm_api_token=env.get("CRM_API_TOKEN", "").strip() or "demo-crm-token",
+            crm_api_url=crm_api_url,
             berka_dir=Path(
                 env.get("CRM_BERKA_DIR") or PROJECT_ROOT.parent / "shared" / "data" / "berka"
             )
@@ -257,7 +287,9 @@ class Settings:
     @property
     def crm_api_uri(self) -> str:
         """Airflow-style URI of the CRM API connection: the bearer token is the password."""
-        return f"http://:{quote(self.crm_api_token, safe='')}@127.0.0.1:{self.crm_api_port}"
+        parts = urlsplit(self.crm_api_url)
+        netloc = f":{quote(self.crm_api_token, safe='')}@{parts.netloc}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
     def connection_uris(self) -> dict[str, str]:
         """Every source connection by Airflow connection id (outside Airflow)."""
@@ -285,6 +317,7 @@ class Settings:
             "CRM_API_TOKEN": (
                 self.crm_api_token if self.crm_api_token == "demo-crm-token" else "***"
             ),
+            "CRM_API_URL": self.crm_api_url,
             "CRM_SOURCE": self.source,
         }
 

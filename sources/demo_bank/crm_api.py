@@ -856,10 +856,16 @@ def serve(
     token: str,
     host: str = "127.0.0.1",
     port: int = 8765,
+    allow_non_loopback: bool = False,
     **kwargs: Any,
 ) -> None:
-    """Run the CRM API in the foreground (``crm demo-bank serve-crm``) until interrupted."""
-    check_loopback(host)
+    """Run the CRM API in the foreground (``crm demo-bank serve-crm``) until interrupted.
+
+    ``allow_non_loopback`` is for a private network only (the compose file's crm-api
+    service, reachable by the Airflow workers and published nowhere).
+    """
+    if not allow_non_loopback:
+        check_loopback(host)
     app = create_app(Path(world_dir), Path(state_file), token, **kwargs)
     log.info("demo CRM on http://%s:%d%s (world %s)", host, port, API_PREFIX, world_dir)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

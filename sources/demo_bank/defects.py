@@ -202,21 +202,6 @@ def _rng(seed: int, day: date, name: str) -> np.random.Generator:
 # --- what a file is ----------------------------------------------------------------------
 
 
-def _family(sql_type: str) -> str:
-    kind = sql_type.lower()
-    if kind in ("bigint", "integer", "int", "smallint"):
-        return "int"
-    if kind.startswith(("numeric", "decimal")) or kind in ("real", "double precision"):
-        return "numeric"
-    if kind == "date":
-        return "date"
-    if kind.startswith("timestamp"):
-        return "timestamp"
-    if kind == "boolean":
-        return "bool"
-    return "text"
-
-
 class _Target:
     """One file of a day folder, with the contract facts the defects need."""
 
@@ -226,7 +211,7 @@ class _Target:
         self.fmt = str(c.options["format"])
         self.encoding = codecs.lookup(str(c.options.get("encoding", "utf-8"))).name
         self.names = c.column_names
-        self.family = {col.name: _family(col.type) for col in c.columns}
+        self.family = {col.name: col.family for col in c.columns}
         plain = [col for col in c.columns if col.name not in c.primary_key]
         self.typed = [col.name for col in plain if self.family[col.name] != "text"]
         self.dates = [
