@@ -14,7 +14,8 @@ developer's .crm), fills a source database server-side with ``generate_series`` 
 timed), and for each size, into a fresh warehouse database:
 
 1. server COPY: ``COPY (select <contract columns>) TO '<file>'`` on the server, then the
-   timed ``COPY <unindexed table of the contract columns> FROM '<file>'``;
+   timed ``COPY <unindexed table of the contract columns> FROM '<file>'``, in text format
+   (the target's baseline) and in binary (the loader's own wire format);
 2. the loader, in a child process (its peak RSS is the load process's peak memory), over
    one interval covering every row (the first load: no lower bound);
 3. where the loader's time goes: its phases, timed in the child around the loader's own
@@ -217,25 +218,29 @@ def contract_table(warehouse_url: str, name: str) -> None:
         )
 
 
-def export_file(source_url: str, path: Path) -> float:
+def _format(binary: bool) -> sql.Composable:
+    return sql.SQL("(format binary)" if binary else "(format text)")
+
+
+def export_file(source_url: str, path: Path, binary: bool = False) -> float:
     """Seconds for the server to write the contract columns of every row to ``path``."""
     checkpoint(source_url)
     return timed(
         source_url,
-        sql.SQL("copy (select {} from core.transactions) to {}").format(
-            _columns(entity().column_names), sql.Literal(str(path))
+        sql.SQL("copy (select {} from core.transactions) to {} {}").format(
+            _columns(entity().column_names), sql.Literal(str(path)), _format(binary)
         ),
     )
 
 
-def copy_from_file(warehouse_url: str, path: Path) -> float:
+def copy_from_file(warehouse_url: str, path: Path, binary: bool = False) -> float:
     """Seconds of the server-side COPY FROM ``path`` into a fresh table without indexes."""
     contract_table(warehouse_url, "server_copy")
     checkpoint(warehouse_url)
     seconds = timed(
         warehouse_url,
-        sql.SQL("copy bench.server_copy ({}) from {}").format(
-            _columns(entity().column_names), sql.Literal(str(path))
+        sql.SQL("copy bench.server_copy ({}) from {} {}").format(
+            _columns(entity().column_names), sql.Literal(str(path)), _format(binary)
         ),
     )
     with connect(warehouse_url) as conn:
@@ -250,27 +255,22 @@ def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str,
     file; the target side is a COPY of that file into a table shaped like the raw table
     (same columns, defaults and index). Run after the loader, whose raw table it copies.
     """
-    from ingest.extract_sql import FUTURE_GRACE, SqlExtract
+    from ingest.extract_sql import FUTURE_GRACE, SqlExtract, _source_columns
 
     contract = entity()
     with connect(source_url) as conn:
-        columns = dict(
-            conn.execute(
-                "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
-                " where a.attrelid = 'core.transactions'::regclass and a.attnum > 0"
-                " and not a.attisdropped order by a.attnum"
-            ).fetchall()
-        )
-        extract = SqlExtract(contract, columns, True)
+        columns = _source_columns(conn, "core", "transactions")
+        extract = SqlExtract(contract, columns, True, conn.info.server_version)
         query = extract.copy_valid(None, INTERVAL_END, extract.rules(INTERVAL_END + FUTURE_GRACE))
         text = query.as_string(conn)
-    suffix = " to stdout"
+    suffix = " to stdout (format binary)"
     if not text.endswith(suffix):
         raise RuntimeError(f"unexpected shape of the loader's query: ...{text[-40:]}")
     path = folder / "extract.copy"
     checkpoint(source_url)
     source_s = timed(
-        source_url, sql.SQL(text[: -len(suffix)] + " to {}").format(sql.Literal(str(path)))
+        source_url,
+        sql.SQL(text[: -len(suffix)] + " to {} (format binary)").format(sql.Literal(str(path))),
     )
     with connect(warehouse_url) as conn:
         conn.execute("drop table if exists bench.raw_shape")
@@ -283,7 +283,7 @@ def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str,
     checkpoint(warehouse_url)
     target_s = timed(
         warehouse_url,
-        sql.SQL("copy bench.raw_shape ({}) from {}").format(
+        sql.SQL("copy bench.raw_shape ({}) from {} (format binary)").format(
             _columns(names), sql.Literal(str(path))
         ),
         setup=sql.SQL(
@@ -339,7 +339,7 @@ def child_load(job: dict[str, Any]) -> None:
     setup_logging("WARNING" if job["quiet"] else "INFO")
     marks: dict[str, float] = {}
     _wrap(extract_sql, "_stream", marks)
-    _wrap(Batch, "quarantine", marks)
+    _wrap(Batch, "quarantine_from", marks)
     _wrap(Batch, "_finish", marks)
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
@@ -366,8 +366,7 @@ def phases(load: dict[str, Any]) -> dict[str, float]:
     points = [
         ("setup (connect, batch, raw table)", m.get("_stream>")),
         ("stream COPY out -> COPY in", m.get("_stream<")),
-        ("rejected-rows query", m.get("quarantine>")),
-        ("quarantine writes, beyond-window query", m.get("quarantine<")),
+        ("rejected rows streamed into quarantine", m.get("quarantine_from<")),
         ("other", m.get("_finish>")),
         ("count + checksum of landed rows", m.get("_finish<")),
         ("commit, unlock, close", m["end"]),
@@ -446,15 +445,22 @@ def measure(settings: Settings, rows: int, args: argparse.Namespace, folder: Pat
     say(f"{rows:,} transactions: generating the source")
     fill_transactions(source_url, rows, args.accounts)
     path = folder / "transactions.copy"
-    say(f"{rows:,} transactions: server COPY TO a file (the baseline's input)")
+    binary_path = folder / "transactions.bin"
+    say(f"{rows:,} transactions: server COPY TO files, text and binary (the baselines' input)")
     export_s = export_file(source_url, path)
+    export_file(source_url, binary_path, binary=True)
     copies: list[float] = []
+    binary_copies: list[float] = []
     loads: list[dict[str, Any]] = []
     for round_ in range(1, args.repeat + 1):
         warehouse_url = fresh_warehouse(settings)
-        say(f"{rows:,} transactions, round {round_}: server COPY FROM the file")
+        say(f"{rows:,} transactions, round {round_}: server COPY FROM the files")
         copies.append(copy_from_file(warehouse_url, path))
-        say(f"  {copies[-1]:,.1f} s ({rows / copies[-1]:,.0f} rows/s)")
+        binary_copies.append(copy_from_file(warehouse_url, binary_path, binary=True))
+        say(
+            f"  text {copies[-1]:,.1f} s ({rows / copies[-1]:,.0f} rows/s), binary "
+            f"{binary_copies[-1]:,.1f} s ({rows / binary_copies[-1]:,.0f} rows/s)"
+        )
         say(f"{rows:,} transactions, round {round_}: the loader, in a child process")
         load = run_loader(source_url, warehouse_url, args.quiet)
         check_landed(warehouse_url, rows, load)
@@ -463,9 +469,11 @@ def measure(settings: Settings, rows: int, args: argparse.Namespace, folder: Pat
     copy = {
         "export_s": export_s,
         "import_s": min(copies),
+        "binary_import_s": min(binary_copies),
         "file_bytes": path.stat().st_size,
     }
     path.unlink()
+    binary_path.unlink()
     load = min(loads, key=lambda x: x["seconds"])
     load["maxrss_kib"] = max(x["maxrss_kib"] for x in loads)
     say(f"{rows:,} transactions: each side of the loader's stream alone on the server")
@@ -508,7 +516,16 @@ def report(
         (r["load"]["received"] / r["load"]["seconds"]) / (r["rows"] / r["copy"]["import_s"])
         for r in results
     ]
-    line("loader / server COPY (target >= 0.80)", [f"{x:.2f}x" for x in ratios])
+    line("loader / server COPY text (target >= 0.80)", [f"{x:.2f}x" for x in ratios])
+    line(
+        "server COPY FROM file, binary: rows/s",
+        [rate(r["rows"], r["copy"]["binary_import_s"]) for r in results],
+    )
+    binary_ratios = [
+        (r["load"]["received"] / r["load"]["seconds"]) / (r["rows"] / r["copy"]["binary_import_s"])
+        for r in results
+    ]
+    line("loader / server COPY binary", [f"{x:.2f}x" for x in binary_ratios])
     line(
         "loader peak RSS, MiB (target < 1024)",
         [f"{r['load']['maxrss_kib'] / 1024:,.0f}" for r in results],

@@ -27,6 +27,22 @@ _TYPE = re.compile(r"^[a-z][a-z0-9 ]*(\(\d+(,\s*\d+)?\))?$")
 _FILE_PATTERN = re.compile(r"^[A-Za-z0-9_.{}-]+$")
 
 
+_SPELLED = {
+    "int": "integer",
+    "int4": "integer",
+    "int8": "bigint",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "bool": "boolean",
+    "decimal": "numeric",
+}
+
+
+def _typmod(match: re.Match[str]) -> str:
+    precision, scale = match.group(1), match.group(2) or "0"
+    return f"({precision},{scale})"
+
+
 class ConfigError(ValueError):
     """A source definition is incomplete or names something that cannot safely reach SQL."""
 
@@ -78,6 +94,13 @@ class Column:
     @property
     def family(self) -> str:
         return type_family(self.type)
+
+    @property
+    def canonical_type(self) -> str:
+        """The type as Postgres spells it back (``format_type``), to compare with a table's."""
+        kind = re.sub(r"\s+", " ", self.type.strip().lower())
+        kind = re.sub(r"\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", _typmod, kind)
+        return _SPELLED.get(kind, kind)
 
     @property
     def numeric_limits(self) -> tuple[int, int] | None:

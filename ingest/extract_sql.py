@@ -1,10 +1,13 @@
 """SQL sources: the source streams ``COPY (SELECT ...) TO STDOUT`` straight into raw.
 
-Blocks pass through untouched (no parsing in Python), so a load runs at server COPY speed
-and holds one block in memory at a time. Validation runs where the data is: the extract
-query selects only rows that pass every rule, and a second, small query returns the rows
-that fail with the first rule they break; both read one repeatable-read snapshot, so
-received = passed + failed exactly. The row hash is computed by the source query.
+The source query casts every column to its contract type, so its binary COPY output is
+exactly what ``COPY raw.<table> FROM STDIN (FORMAT binary)`` reads: rows pass through
+Python unparsed, in large writes, and memory stays at one buffer whatever the size.
+Validation runs where the data is: the extract query selects only rows that pass every
+rule, and a second query streams the rows that fail, with the first rule they break, into
+quarantine; both read one repeatable-read snapshot, so received = passed + failed exactly.
+Checks the source's own NOT NULL constraints guarantee are skipped. The row hash (64-bit)
+is computed by the source while it sends the row.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from ingest.config import EntityContract, load_system
-from ingest.landing import Batch, LoadError, LoadResult, Rejected, open_batch
+from ingest.landing import Batch, LoadError, LoadResult, open_batch
 from ingest.window import extraction_window
 from warehouse.db import connect
 from warehouse.log import Progress, get_logger
@@ -24,8 +27,7 @@ from warehouse.log import Progress, get_logger
 log = get_logger("ingest.sql")
 
 FUTURE_GRACE = timedelta(days=1)
-# How information_schema spells the contract's short type names.
-_CANONICAL = {"timestamptz": "timestamp with time zone", "int": "integer"}
+RELAY_BYTES = 1 << 18  # bytes gathered before each write into the warehouse
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,19 @@ class _Rule:
     message: sql.Composable
 
 
-def _source_columns(src: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
+def _source_columns(
+    src: psycopg.Connection, schema: str, table: str
+) -> dict[str, tuple[str, bool]]:
+    """Column -> (type, declared not null) of the source table."""
     rows = src.execute(
-        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+        "select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull"
+        " from pg_attribute a"
         " join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace"
         " where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped"
         " order by a.attnum",
         (schema, table),
     ).fetchall()
-    return dict(rows)
+    return {name: (kind, not_null) for name, kind, not_null in rows}
 
 
 def _key_is_unique(src: psycopg.Connection, schema: str, table: str, key: tuple[str, ...]) -> bool:
@@ -60,16 +66,16 @@ def _key_is_unique(src: psycopg.Connection, schema: str, table: str, key: tuple[
     return any(sorted(r[0]) == sorted(key) for r in rows)
 
 
-def _same_type(source_type: str, contract_type: str) -> bool:
-    wanted = contract_type.lower().replace(" ", "")
-    wanted = _CANONICAL.get(wanted, wanted).replace(" ", "")
-    return source_type.lower().replace(" ", "") == wanted
-
-
 class SqlExtract:
     """The queries that pull one entity's window from its source table."""
 
-    def __init__(self, entity: EntityContract, source: dict[str, str], unique_key: bool) -> None:
+    def __init__(
+        self,
+        entity: EntityContract,
+        source: dict[str, tuple[str, bool]],
+        unique_key: bool,
+        server_version: int,
+    ) -> None:
         self.entity = entity
         self.table = sql.SQL("{}.{}").format(
             sql.Identifier(str(entity.options["schema"])), sql.Identifier(entity.name)
@@ -84,11 +90,14 @@ class SqlExtract:
         self.missing = [c.name for c in missing]
         self.extra = [name for name in source if name not in entity.column_names]
         self.unique_key = unique_key
+        self.server_version = server_version
+        # A check the source's own NOT NULL constraint guarantees is not run again.
+        self.not_null = {name for name, (_, not_null) in source.items() if not_null}
         self.values: list[sql.Composable] = []
         for column in entity.columns:
             if column.name not in source:
                 self.values.append(sql.SQL("null::{}").format(sql.SQL(column.type)))
-            elif _same_type(source[column.name], column.type):
+            elif source[column.name][0] == column.canonical_type:
                 self.values.append(sql.SQL("t.{}").format(sql.Identifier(column.name)))
             else:
                 self.values.append(
@@ -121,7 +130,7 @@ class SqlExtract:
         found: list[_Rule] = []
         present = [c for c in entity.columns if c.name not in self.missing]
         for column in present:
-            if not column.nullable:
+            if not column.nullable and column.name not in self.not_null:
                 found.append(
                     _Rule(
                         "required_missing",
@@ -145,7 +154,7 @@ class SqlExtract:
                     _Rule(
                         "future_date",
                         column.name,
-                        sql.SQL("coalesce(t.{} > {}, false)").format(
+                        sql.SQL("t.{} > {}").format(
                             sql.Identifier(column.name), sql.Literal(limit)
                         ),
                         sql.SQL("{} || t.{}::text || {}").format(
@@ -205,19 +214,39 @@ class SqlExtract:
         )
         return sql.SQL("jsonb_build_object({})").format(pairs)
 
+    def _row_hash(self, values: sql.Composable) -> sql.Composable:
+        """A 64-bit hash of the row, computed by the source while it sends the row."""
+        if self.server_version >= 140000:
+            return sql.SQL("hash_record_extended(row({}), 0)").format(values)
+        return sql.SQL("('x' || left(md5(row({})::text), 16))::bit(64)::bigint").format(values)
+
     def copy_valid(
         self, lower: datetime | None, upper: datetime | None, rules: list[_Rule]
     ) -> sql.Composed:
+        """Binary COPY of the rows passing every rule, typed exactly as the raw table."""
         values = sql.SQL(", ").join(self.values)
+        # A predicate that is null (a null value compared) does not make a row bad.
         bad = sql.SQL(" or ").join(r.predicate for r in rules) if rules else sql.SQL("false")
         return sql.SQL(
-            "copy (select {values}, {extra}, null::bigint, md5(row({values})::text) from {src}"
-            " and not ({bad})) to stdout"
-        ).format(values=values, extra=self._extra_json(), src=self._from(lower, upper), bad=bad)
+            "copy (select {values}, {extra}, null::bigint, {digest} from {src}"
+            " and not coalesce({bad}, false)) to stdout (format binary)"
+        ).format(
+            values=values,
+            extra=self._extra_json(),
+            digest=self._row_hash(values),
+            src=self._from(lower, upper),
+            bad=bad,
+        )
 
     def select_rejected(
-        self, lower: datetime | None, upper: datetime | None, rules: list[_Rule]
+        self,
+        lower: datetime | None,
+        upper: datetime | None,
+        rules: list[_Rule],
+        prefix: sql.Composable,
     ) -> sql.Composed:
+        """Rows failing a rule, in quarantine column order, with the first rule they break."""
+
         def case(part: str) -> sql.Composable:
             whens = []
             for r in rules:
@@ -232,10 +261,11 @@ class SqlExtract:
         key = self._key_text()
         present = self._present_columns()
         return sql.SQL(
-            "select {key}, {rule}, {column}, {message},"
+            "select {prefix}, null::bigint, {key}, {rule}, {column}, {message},"
             " (select row_to_json(x)::text from (select {present}) x)"
             " from {src} and ({bad})"
         ).format(
+            prefix=prefix,
             key=key,
             rule=case("rule"),
             column=case("column"),
@@ -245,7 +275,7 @@ class SqlExtract:
             bad=sql.SQL(" or ").join(r.predicate for r in rules),
         )
 
-    def select_beyond_window(self, limit: datetime) -> sql.Composed | None:
+    def select_beyond_window(self, limit: datetime, prefix: sql.Composable) -> sql.Composed | None:
         """Rows whose watermark lies in the future: no interval's window would ever hold them.
 
         Quarantined with every batch until the source corrects them, so they are reported
@@ -258,13 +288,15 @@ class SqlExtract:
         key = self._key_text()
         present = self._present_columns()
         return sql.SQL(
-            "select {key}, 'future_date', {name}, {prefix} || t.{col}::text || {suffix},"
+            "select {prefix}, null::bigint, {key}, 'future_date', {name},"
+            " {label} || t.{col}::text || {suffix},"
             " (select row_to_json(x)::text from (select {present}) x)"
             " from {table} t where t.{col} > {limit}"
         ).format(
+            prefix=prefix,
             key=key,
             name=sql.Literal(watermark),
-            prefix=sql.Literal(f"{watermark}="),
+            label=sql.Literal(f"{watermark}="),
             col=column,
             suffix=sql.Literal(f" lies in the future (after {limit:%Y-%m-%d}): never loadable"),
             present=present,
@@ -291,7 +323,10 @@ def load_sql(
             if not columns:
                 raise LoadError(f"{source_tag}: the source has no table {schema}.{entity.name}")
             extract = SqlExtract(
-                entity, columns, _key_is_unique(src, schema, entity.name, entity.primary_key)
+                entity,
+                columns,
+                _key_is_unique(src, schema, entity.name, entity.primary_key),
+                src.info.server_version,
             )
             batch.drift("missing_columns", extract.missing)
             batch.drift("extra_columns", extract.extra)
@@ -299,19 +334,15 @@ def load_sql(
             limit = interval_end + FUTURE_GRACE
             rules = extract.rules(limit)
             received = _stream(batch, src, extract.copy_valid(lower, upper, rules), source_tag)
-            queries = [extract.select_rejected(lower, upper, rules)] if rules else []
+            prefix = batch.quarantine_prefix()
+            queries = [extract.select_rejected(lower, upper, rules, prefix)] if rules else []
             if upper is not None:
                 # Beyond the window only what is later than now is impossible: a source
                 # that stands ahead of a backfilled day legitimately holds later changes.
                 now = datetime.now(UTC) + FUTURE_GRACE
-                queries.append(extract.select_beyond_window(max(limit, now)))
+                queries.append(extract.select_beyond_window(max(limit, now), prefix))
             for query in filter(None, queries):
-                rejected = [
-                    Rejected(rule, message, None, key, column, raw)
-                    for key, rule, column, message, raw in src.execute(query)
-                ]
-                batch.quarantine(rejected)
-                received += len(rejected)
+                received += batch.quarantine_from(src, query)
             cross = tuple(r for r in entity.references if r.system != entity.system)
             if cross:
                 batch.quarantine_orphans(cross)
@@ -322,10 +353,21 @@ def load_sql(
 
 
 def _stream(batch: Batch, src: psycopg.Connection, query: sql.Composed, source_tag: str) -> int:
+    """Relay the source's binary COPY into raw, in large writes; rows counted by the source."""
     progress = Progress(log, f"load {source_tag} -> {batch.target_name}")
-    with src.cursor().copy(query) as out, batch.copy_in() as into:
-        for block in out:
-            into.write(block)
-            progress.add(bytes(block).count(b"\n"))
-    progress.done()
-    return progress.count
+    cursor = src.cursor()
+    buffer = bytearray()
+    messages = 0
+    with cursor.copy(query) as out, batch.copy_in(binary=True) as into:
+        for block in out:  # one row per message
+            buffer += block
+            if len(buffer) >= RELAY_BYTES:
+                into.write(buffer)
+                buffer = bytearray()
+                progress.add(messages)
+                messages = 0
+            messages += 1
+        if buffer:
+            into.write(buffer)
+    progress.done(cursor.rowcount)
+    return cursor.rowcount

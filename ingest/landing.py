@@ -52,7 +52,15 @@ QUARANTINE_COLUMNS = (
     "message",
     "raw_content",
 )
-META_COLUMNS = ("_extra", "_batch_id", "_loaded_at", "_source", "_source_row", "_row_hash")
+# Lineage columns of every raw table, after the contract's columns.
+META = (
+    ("_extra", "jsonb"),
+    ("_batch_id", "bigint not null default current_setting('crm.batch_id')::bigint"),
+    ("_loaded_at", "timestamptz not null default now()"),
+    ("_source", "text not null default current_setting('crm.source')"),
+    ("_source_row", "bigint"),
+    ("_row_hash", "bigint not null"),
+)
 
 
 class LoadError(RuntimeError):
@@ -116,13 +124,8 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
     columns = [
         sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in entity.columns
     ]
-    meta = sql.SQL(
-        "_extra jsonb, "
-        "_batch_id bigint not null default current_setting('crm.batch_id')::bigint, "
-        "_loaded_at timestamptz not null default now(), "
-        "_source text not null default current_setting('crm.source'), "
-        "_source_row bigint, "
-        "_row_hash text not null"
+    meta = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(ddl)) for name, ddl in META
     )
     conn.execute(
         sql.SQL("create table if not exists {} ({}, {})").format(
@@ -134,14 +137,26 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
             sql.Identifier(f"{entity.raw_table}__batch"[:63]), target
         )
     )
-    present = {
-        row[0]
-        for row in conn.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'raw' and table_name = %s",
-            (entity.raw_table,),
-        )
-    }
+    rows = conn.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod), a.atthasdef from pg_attribute a"
+        " where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
+        (f"raw.{entity.raw_table}",),
+    ).fetchall()
+    present = {name: kind for name, kind, _ in rows}
+    defaulted = {name for name, _, has_default in rows if has_default}
+    for name, ddl in META:
+        if name not in present:
+            conn.execute(
+                sql.SQL("alter table {} add column {} {}").format(
+                    target, sql.Identifier(name), sql.SQL(ddl.replace(" not null", ""))
+                )
+            )
+        elif " default " in ddl and name not in defaulted:  # rows take batch, time, source
+            conn.execute(
+                sql.SQL("alter table {} alter column {} set default {}").format(
+                    target, sql.Identifier(name), sql.SQL(ddl.split(" default ", 1)[1])
+                )
+            )
     added = [c for c in entity.columns if c.name not in present]
     for column in added:
         conn.execute(
@@ -150,6 +165,32 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
             )
         )
         log.warning("raw.%s gained column %s %s", entity.raw_table, column.name, column.type)
+    # Loads copy in binary, which needs the table's types to be the contract's exactly.
+    for column in entity.columns:
+        if column.name in present and present[column.name] != column.canonical_type:
+            conn.execute(
+                sql.SQL("alter table {} alter column {} type {} using {}::{}").format(
+                    target,
+                    sql.Identifier(column.name),
+                    sql.SQL(column.type),
+                    sql.Identifier(column.name),
+                    sql.SQL(column.type),
+                )
+            )
+            log.warning(
+                "raw.%s: column %s changed type from %s to %s",
+                entity.raw_table,
+                column.name,
+                present[column.name],
+                column.type,
+            )
+    if present.get("_row_hash") == "text":  # raw tables of the first release hashed with md5
+        conn.execute(
+            sql.SQL(
+                "alter table {} alter column _row_hash type bigint"
+                " using ('x' || substr(_row_hash, 1, 16))::bit(64)::bigint"
+            ).format(target)
+        )
     return [c.name for c in added]
 
 
@@ -287,13 +328,39 @@ class Batch:
         self.conn.execute("select set_config('crm.source', %s, true)", (tag,))
 
     @contextmanager
-    def copy_in(self) -> Iterator[psycopg.Copy]:
-        """COPY into the raw table; write lines of contract columns + _extra, _source_row, hash."""
-        statement = sql.SQL("copy {} ({}) from stdin").format(
-            self.target, copy_columns(self.entity)
+    def copy_in(self, binary: bool = False) -> Iterator[psycopg.Copy]:
+        """COPY into the raw table: contract columns, then _extra, _source_row, _row_hash."""
+        statement = sql.SQL("copy {} ({}) from stdin {}").format(
+            self.target,
+            copy_columns(self.entity),
+            sql.SQL("(format binary)" if binary else ""),
         )
         with self.conn.cursor().copy(statement) as copy:
             yield copy
+
+    def quarantine_prefix(self) -> sql.Composable:
+        """The first four quarantine columns as literals, for a source query to select."""
+        return sql.SQL("{}::bigint, {}, {}, {}").format(
+            sql.Literal(self.batch_id),
+            sql.Literal(self.entity.system),
+            sql.Literal(self.entity.source_object),
+            sql.Literal(self.target_name),
+        )
+
+    def quarantine_from(self, src: psycopg.Connection, query: sql.Composable) -> int:
+        """Stream rejected rows a source query selects (quarantine column order) by COPY."""
+        statement = sql.SQL("copy quarantine.rejected_rows ({}) from stdin").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS)
+        )
+        cursor = src.cursor()
+        with (
+            cursor.copy(sql.SQL("copy ({}) to stdout").format(query)) as out,
+            self.conn.cursor().copy(statement) as into,
+        ):
+            for block in out:
+                into.write(block)
+        self.rejected += cursor.rowcount
+        return cursor.rowcount
 
     def quarantine(self, rows: list[Rejected]) -> None:
         if not rows:
@@ -391,8 +458,8 @@ class Batch:
         )
         loaded, checksum, high = conn.execute(
             sql.SQL(
-                "select count(*), coalesce(sum(('x' || substr(_row_hash, 1, 15))::bit(60)::bigint)"
-                ", 0)::text, {} from {} where _batch_id = %s"
+                "select count(*), coalesce(sum(_row_hash), 0)::text, {} from {}"
+                " where _batch_id = %s"
             ).format(wm_expr, self.target),
             (self.batch_id,),
         ).fetchone()

@@ -97,5 +97,7 @@ class RowChecker:
         extra_text = (
             copy_text(json.dumps(dict(extra), ensure_ascii=False, default=str)) if extra else NULL
         )
-        digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+        digest = int.from_bytes(
+            hashlib.blake2b(body.encode(), digest_size=8).digest(), "big", signed=True
+        )
         return f"{body}\t{extra_text}\t{row_number}\t{digest}\n"

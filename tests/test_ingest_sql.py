@@ -297,3 +297,40 @@ def test_a_load_killed_mid_stream_reruns_to_the_exact_result(
     assert statuses[0][0] == "failed" and "abandoned" in statuses[0][1]
     assert statuses[-1][0] == "committed"
     assert end > start  # the window was the business day of the logical date
+
+
+def test_raw_tables_of_an_older_shape_are_brought_to_the_contract(
+    settings: Settings, bank: Layout, source_url: str
+) -> None:
+    """Binary loads need the raw table's types to be the contract's: older tables adapt."""
+    url = fresh_database(settings, "scratch_ingest_sql_upgrade")
+    migrate(url)
+    with connect(url) as conn:
+        conn.execute(
+            "create table raw.core_banking__loan_status (account_id integer,"
+            " status_month date, outstanding numeric, days_past_due integer,"
+            " five_tier_class text, updated_at timestamptz, _batch_id bigint,"
+            " _loaded_at timestamptz default now(), _source text, _row_hash text)"
+        )
+        conn.execute(
+            "insert into raw.core_banking__loan_status values (1, '2020-01-01', 10, 0, 'pass',"
+            " '2020-01-01', 0, now(), 'old', md5('x'))"
+        )
+    result = load_sql(CORE.entity("loan_status"), source_url, url, *business_day(DAYS[-1]))
+    with connect(url) as conn:
+        types = dict(
+            conn.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = 'raw' and table_name = 'core_banking__loan_status'"
+            ).fetchall()
+        )
+        old = conn.execute(
+            "select count(*) from raw.core_banking__loan_status where _source = 'old'"
+        ).fetchone()[0]
+    assert result.rows_loaded > 0
+    assert (types["account_id"], types["_row_hash"], types["outstanding"]) == (
+        "bigint",
+        "bigint",
+        "numeric",
+    )
+    assert old == 1, "rows already landed are kept, converted"
