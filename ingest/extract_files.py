@@ -23,16 +23,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.config import EntityContract
-from ingest.landing import Batch, LoadError, LoadResult, NotReady, Rejected, open_batch
+from ingest.landing import (
+    FUTURE_GRACE,
+    RAW_CONTENT_LIMIT,
+    Batch,
+    LoadError,
+    LoadResult,
+    NotReady,
+    Rejected,
+    open_batch,
+)
 from ingest.rows import RowChecker
 from ingest.window import extraction_window
 from warehouse.log import Progress, get_logger
 
 log = get_logger("ingest.files")
 
-FUTURE_GRACE = timedelta(days=1)
 _DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RAW_LIMIT = 4000  # characters of a rejected line kept in quarantine
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ def _decode(data: bytes, encoding: str) -> str | None:
 
 
 def _shown(data: bytes, encoding: str) -> str:
-    return data.decode(encoding, errors="backslashreplace")[:_RAW_LIMIT]
+    return data.decode(encoding, errors="backslashreplace")[:RAW_CONTENT_LIMIT]
 
 
 class _Reader:
@@ -157,7 +164,13 @@ class _Reader:
 
     def malformed(self, number: int, message: str, text: str) -> Rejected:
         return Rejected(
-            "malformed_line", message, number, None, None, text[:_RAW_LIMIT], self.delivery.rel
+            "malformed_line",
+            message,
+            number,
+            None,
+            None,
+            text[:RAW_CONTENT_LIMIT],
+            self.delivery.rel,
         )
 
     def bad_encoding(self, number: int, data: bytes) -> Rejected:
@@ -259,7 +272,7 @@ class JsonLinesReader(_Reader):
                     absent[name] += 1
             extra = {k: v for k, v in value.items() if k not in known}
             seen_extra.update(extra)
-            yield Record(value, number, text[:_RAW_LIMIT], extra or None)
+            yield Record(value, number, text[:RAW_CONTENT_LIMIT], extra or None)
         # A key absent from every object is a column the file lacks.
         if parsed:
             missing = [name for name, count in absent.items() if count == parsed]
@@ -292,7 +305,7 @@ class ParquetReader(_Reader):
                     yield Record(
                         row,
                         number,
-                        json.dumps(row, ensure_ascii=False, default=str)[:_RAW_LIMIT],
+                        json.dumps(row, ensure_ascii=False, default=str)[:RAW_CONTENT_LIMIT],
                         {k: row[k] for k in extra} if extra else None,
                     )
         except (pa.ArrowException, OSError) as exc:

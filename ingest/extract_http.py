@@ -15,16 +15,13 @@ from datetime import datetime, timedelta
 
 from ingest.config import EntityContract
 from ingest.http_client import ApiConnection, Page, PagedApiClient
-from ingest.landing import Batch, LoadResult, Rejected, open_batch
+from ingest.landing import FUTURE_GRACE, RAW_CONTENT_LIMIT, Batch, LoadResult, Rejected, open_batch
 from ingest.rows import RowChecker
 from ingest.window import extraction_window
 from warehouse.db import connect
 from warehouse.log import Progress, get_logger
 
 log = get_logger("ingest.http_extract")
-
-FUTURE_GRACE = timedelta(days=1)
-_RAW_LIMIT = 4000
 
 
 class _Checkpoints:
@@ -118,7 +115,7 @@ def load_http(
                 counts["received"] += 1
                 extra = {k: v for k, v in row.items() if k not in known}
                 extra_seen.update(extra)
-                raw = json.dumps(row, ensure_ascii=False)[:_RAW_LIMIT]
+                raw = json.dumps(row, ensure_ascii=False)[:RAW_CONTENT_LIMIT]
                 line = checker.check(row, counts["received"], raw, extra or None)
                 if isinstance(line, Rejected):
                     rejected.append(line)

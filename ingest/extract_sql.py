@@ -13,20 +13,19 @@ is computed by the source while it sends the row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
 
 from ingest.config import EntityContract, load_system
-from ingest.landing import Batch, LoadError, LoadResult, open_batch
+from ingest.landing import FUTURE_GRACE, Batch, LoadError, LoadResult, open_batch
 from ingest.window import extraction_window
 from warehouse.db import connect
 from warehouse.log import Progress, get_logger
 
 log = get_logger("ingest.sql")
 
-FUTURE_GRACE = timedelta(days=1)
 RELAY_BYTES = 1 << 18  # bytes gathered before each write into the warehouse
 
 

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -52,6 +52,11 @@ QUARANTINE_COLUMNS = (
     "message",
     "raw_content",
 )
+# An event may be stamped up to this long after the end of the interval being loaded
+# (clock skew, late-day postings); anything later is quarantined as future_date.
+FUTURE_GRACE = timedelta(days=1)
+RAW_CONTENT_LIMIT = 4000  # characters of a rejected line or record kept in quarantine
+
 # Lineage columns of every raw table, after the contract's columns.
 META = (
     ("_extra", "jsonb"),
