@@ -21,7 +21,7 @@ create table if not exists quarantine.rejected_rows (
     target_table text not null,
     row_number bigint,
     record_key text,
-    rule text not null check (
+    rule text not null check (  -- noqa: RF04 (the rule a row broke)
         rule in (
             'malformed_line', 'wrong_type', 'required_missing', 'duplicate_key',
             'orphan_reference', 'future_date', 'invalid_encoding'
@@ -44,7 +44,7 @@ create table if not exists ops.extract_checkpoints (
     page_number integer not null,
     page_cursor text,
     next_cursor text,
-    rows jsonb not null,
+    rows jsonb not null,  -- noqa: RF04
     fetched_at timestamptz not null default now(),
     primary key (target_table, interval_start, interval_end, page_number)
 );
