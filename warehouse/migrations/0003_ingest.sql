@@ -21,7 +21,7 @@ create table if not exists quarantine.rejected_rows (
     target_table text not null,
     row_number bigint,
     record_key text,
-    rule text not null check (  -- noqa: RF04 (the rule a row broke)
+    rule text not null check (  -- noqa: RF04
         rule in (
             'malformed_line', 'wrong_type', 'required_missing', 'duplicate_key',
             'orphan_reference', 'future_date', 'invalid_encoding'
