@@ -4,8 +4,9 @@ The source query casts every column to its contract type, so its binary COPY out
 exactly what ``COPY raw.<table> FROM STDIN (FORMAT binary)`` reads: rows pass through
 Python unparsed, in large writes, and memory stays at one buffer whatever the size.
 Validation runs where the data is: the extract query selects only rows that pass every
-rule, and a second query streams the rows that fail, with the first rule they break, into
-quarantine; both read one repeatable-read snapshot, so received = passed + failed exactly.
+rule; a count of the window in the same repeatable-read snapshot tells whether any failed,
+and only then a second query streams them, with the first rule they break, into
+quarantine. received = passed + failed is checked against the source's own count.
 Checks the source's own NOT NULL constraints guarantee are skipped. The row hash (64-bit)
 is computed by the source while it sends the row.
 """
@@ -274,6 +275,21 @@ class SqlExtract:
             bad=sql.SQL(" or ").join(r.predicate for r in rules),
         )
 
+    def count_query(
+        self, lower: datetime | None, upper: datetime | None, beyond: datetime | None
+    ) -> sql.Composed:
+        """Rows in the window, and rows stamped beyond ``beyond``: one cheap scan."""
+        watermark = self.entity.watermark
+        if beyond is not None and watermark and self.entity.column(watermark).not_future:
+            later = sql.SQL("count(*) filter (where t.{} > {})").format(
+                sql.Identifier(watermark), sql.Literal(beyond)
+            )
+        else:
+            later = sql.SQL("0")
+        return sql.SQL("select count(*) filter (where {}), {} from {} t").format(
+            self._where(lower, upper), later, self.table
+        )
+
     def select_beyond_window(self, limit: datetime, prefix: sql.Composable) -> sql.Composed | None:
         """Rows whose watermark lies in the future: no interval's window would ever hold them.
 
@@ -332,16 +348,28 @@ def load_sql(
             lower, upper = extraction_window(batch) if entity.watermark else (None, None)
             limit = interval_end + FUTURE_GRACE
             rules = extract.rules(limit)
-            received = _stream(batch, src, extract.copy_valid(lower, upper, rules), source_tag)
+            passed = _stream(batch, src, extract.copy_valid(lower, upper, rules), source_tag)
+            # Beyond the window only what is later than now is impossible: a source that
+            # stands ahead of a backfilled day legitimately holds later changes.
+            beyond_limit = max(limit, datetime.now(UTC) + FUTURE_GRACE) if upper else None
+            in_window, beyond = src.execute(
+                extract.count_query(lower, upper, beyond_limit)
+            ).fetchone()
             prefix = batch.quarantine_prefix()
-            queries = [extract.select_rejected(lower, upper, rules, prefix)] if rules else []
-            if upper is not None:
-                # Beyond the window only what is later than now is impossible: a source
-                # that stands ahead of a backfilled day legitimately holds later changes.
-                now = datetime.now(UTC) + FUTURE_GRACE
-                queries.append(extract.select_beyond_window(max(limit, now), prefix))
-            for query in filter(None, queries):
-                received += batch.quarantine_from(src, query)
+            failed = 0
+            if in_window != passed:  # only then is there anything to quarantine
+                failed = batch.quarantine_from(
+                    src, extract.select_rejected(lower, upper, rules, prefix)
+                )
+            if passed + failed != in_window:
+                raise LoadError(
+                    f"{source_tag}: the source holds {in_window} rows in the window, but "
+                    f"{passed} passed and {failed} failed the checks"
+                )
+            if beyond:
+                query = extract.select_beyond_window(beyond_limit, prefix)
+                failed += batch.quarantine_from(src, query)
+            received = passed + failed
             cross = tuple(r for r in entity.references if r.system != entity.system)
             if cross:
                 batch.quarantine_orphans(cross)
