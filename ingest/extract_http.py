@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ingest.config import EntityContract
 from ingest.http_client import ApiConnection, Page, PagedApiClient
@@ -99,6 +99,7 @@ def load_http(
         lower, upper = extraction_window(batch) if entity.watermark else (None, None)
         checkpoints = _Checkpoints(warehouse_url, batch)
         checker = RowChecker(entity, interval_end + FUTURE_GRACE)
+        never = max(interval_end, datetime.now(UTC)) + FUTURE_GRACE
         checker.new_delivery(path)
         progress = Progress(log, f"load {source_tag} -> {batch.target_name}")
         counts = {"received": 0, "later": 0}
@@ -109,7 +110,10 @@ def load_http(
         def take(rows: list[dict], copy) -> None:
             for row in rows:
                 stamp = row.get(entity.watermark) if entity.watermark else None
-                if upper is not None and isinstance(stamp, str) and _after(stamp, upper):
+                # Later changes belong to a later interval, unless they lie in the future:
+                # no interval would ever take those, so they are quarantined here.
+                later = upper is not None and isinstance(stamp, str) and _after(stamp, upper)
+                if later and not _after(str(stamp), never):
                     counts["later"] += 1
                     continue
                 counts["received"] += 1
