@@ -183,6 +183,22 @@ def test_missing_required_source_column_fails_the_batch_and_names_it(
     assert kept == len(rows)
     assert recorded["extra_columns"] == ["loyalty_tier"]
 
+    # A source value that cannot be cast to the contract's type stops the stream clearly.
+    with connect(drifted) as dst:
+        dst.execute("alter table core.customers alter column birth_date type text")
+        dst.execute(
+            "update core.customers set birth_date = 'unknown' where customer_id ="
+            " (select max(customer_id) from core.customers)"
+        )
+    with pytest.raises(LoadError, match="invalid input syntax for type date") as failure:
+        load_sql(customers, drifted, url, *day)
+    assert "core_banking:core.customers" in str(failure.value)
+    with connect(drifted) as dst:
+        dst.execute("update core.customers set birth_date = null where birth_date = 'unknown'")
+        dst.execute(
+            "alter table core.customers alter column birth_date type date using birth_date::date"
+        )
+
     # A change stamped in the future would never fall in any window: reported, not lost.
     with connect(drifted) as dst:
         dst.execute(
