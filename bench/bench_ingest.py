@@ -255,13 +255,17 @@ def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str,
     file; the target side is a COPY of that file into a table shaped like the raw table
     (same columns, defaults and index). Run after the loader, whose raw table it copies.
     """
-    from ingest.extract_sql import FUTURE_GRACE, SqlExtract, _source_columns
+    from ingest.extract_sql import SqlExtract, _source_columns
+    from ingest.landing import FUTURE_GRACE
 
     contract = entity()
     with connect(source_url) as conn:
         columns = _source_columns(conn, "core", "transactions")
         extract = SqlExtract(contract, columns, True, conn.info.server_version)
-        query = extract.copy_valid(None, INTERVAL_END, extract.rules(INTERVAL_END + FUTURE_GRACE))
+        lineage = sql.SQL("1::bigint, now(), 'core_banking:core.transactions'::text")
+        query = extract.copy_valid(
+            None, INTERVAL_END, extract.rules(INTERVAL_END + FUTURE_GRACE), lineage
+        )
         text = query.as_string(conn)
     suffix = " to stdout (format binary)"
     if not text.endswith(suffix):
@@ -280,6 +284,7 @@ def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str,
             ).format(sql.Identifier(contract.raw_table))
         )
     names = [*contract.column_names, "_extra", "_source_row", "_row_hash"]
+    names += ["_batch_id", "_loaded_at", "_source"]
     checkpoint(warehouse_url)
     target_s = timed(
         warehouse_url,
