@@ -262,10 +262,7 @@ def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str,
     with connect(source_url) as conn:
         columns = _source_columns(conn, "core", "transactions")
         extract = SqlExtract(contract, columns, True, conn.info.server_version)
-        lineage = sql.SQL("1::bigint, now(), 'core_banking:core.transactions'::text")
-        query = extract.copy_valid(
-            None, INTERVAL_END, extract.rules(INTERVAL_END + FUTURE_GRACE), lineage
-        )
+        query = extract.copy_valid(None, INTERVAL_END, extract.rules(INTERVAL_END + FUTURE_GRACE))
         text = query.as_string(conn)
     suffix = " to stdout (format binary)"
     if not text.endswith(suffix):
@@ -284,7 +281,6 @@ def stream_sides(source_url: str, warehouse_url: str, folder: Path) -> dict[str,
             ).format(sql.Identifier(contract.raw_table))
         )
     names = [*contract.column_names, "_extra", "_source_row", "_row_hash"]
-    names += ["_batch_id", "_loaded_at", "_source"]
     checkpoint(warehouse_url)
     target_s = timed(
         warehouse_url,

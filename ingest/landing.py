@@ -199,12 +199,10 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
     return [c.name for c in added]
 
 
-def copy_columns(entity: EntityContract, lineage: bool = False) -> sql.Composed:
-    """Column list of a raw COPY: contract columns, then _extra, _source_row, _row_hash,
-    and with ``lineage`` also _batch_id, _loaded_at, _source (else their defaults fill them)."""
+def copy_columns(entity: EntityContract) -> sql.Composed:
+    """Column list of a raw COPY: contract columns, then _extra, _source_row, _row_hash
+    (batch, load time and source come from the column defaults)."""
     names = [*entity.column_names, "_extra", "_source_row", "_row_hash"]
-    if lineage:
-        names += ["_batch_id", "_loaded_at", "_source"]
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
@@ -336,24 +334,15 @@ class Batch:
         self.conn.execute("select set_config('crm.source', %s, true)", (tag,))
 
     @contextmanager
-    def copy_in(self, binary: bool = False, lineage: bool = False) -> Iterator[psycopg.Copy]:
+    def copy_in(self, binary: bool = False) -> Iterator[psycopg.Copy]:
         """COPY into the raw table, columns as ``copy_columns`` orders them."""
         statement = sql.SQL("copy {} ({}) from stdin {}").format(
             self.target,
-            copy_columns(self.entity, lineage),
+            copy_columns(self.entity),
             sql.SQL("(format binary)" if binary else ""),
         )
         with self.conn.cursor().copy(statement) as copy:
             yield copy
-
-    def lineage_values(self) -> sql.Composable:
-        """_batch_id, _loaded_at, _source as literals a source query can select per row.
-
-        Sent with the rows they cost less than the column defaults evaluated per row."""
-        loaded_at = self.conn.execute("select now()").fetchone()[0]
-        return sql.SQL("{}::bigint, {}::timestamptz, {}::text").format(
-            sql.Literal(self.batch_id), sql.Literal(loaded_at), sql.Literal(self.source_tag)
-        )
 
     def quarantine_prefix(self) -> sql.Composable:
         """The first four quarantine columns as literals, for a source query to select."""
