@@ -115,15 +115,19 @@ class SqlExtract:
             parts.append(sql.SQL("t.{} >= {}").format(column, sql.Literal(lower)))
         return sql.SQL(" and ").join(parts)
 
-    def _from(self, lower: datetime | None, upper: datetime | None) -> sql.Composable:
-        """``<relation> t where <window>``, to be followed by ``and <more>``."""
+    def _from(
+        self, lower: datetime | None, upper: datetime | None, beyond: _Rule | None
+    ) -> sql.Composable:
+        """``<relation> t where <window, or stamped beyond it>``."""
         where = self._where(lower, upper)
+        if beyond is not None:
+            where = sql.SQL("({}) or ({})").format(where, beyond.predicate)
         if self.unique_key:
             return sql.SQL("{} t where {}").format(self.table, where)
         key = sql.SQL(", ").join(sql.Identifier(k) for k in self.entity.primary_key)
         return sql.SQL(
             "(select t.*, row_number() over (partition by {} order by t.ctid) as _key_seq"
-            " from {} t where {}) t where true"
+            " from {} t where {}) t"
         ).format(key, self.table, where)
 
     def rules(self, limit: datetime) -> list[_Rule]:
@@ -192,20 +196,6 @@ class SqlExtract:
             )
         return found
 
-    def _key_text(self) -> sql.Composable:
-        """The record key as text, ``a|b``, as quarantine rows show it."""
-        return sql.SQL(" || '|' || ").join(
-            sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(k))
-            for k in self.entity.primary_key
-        )
-
-    def _present_columns(self) -> sql.Composable:
-        return sql.SQL(", ").join(
-            sql.SQL("t.{}").format(sql.Identifier(c))
-            for c in self.entity.column_names
-            if c not in self.missing
-        )
-
     def _extra_json(self) -> sql.Composable:
         if not self.extra:
             return sql.SQL("null::jsonb")
@@ -221,109 +211,59 @@ class SqlExtract:
             return sql.SQL("hash_record_extended(row({}), 0)").format(values)
         return sql.SQL("('x' || left(md5(row({})::text), 16))::bit(64)::bigint").format(values)
 
-    def copy_valid(
-        self,
-        lower: datetime | None,
-        upper: datetime | None,
-        rules: list[_Rule],
-    ) -> sql.Composed:
-        """Binary COPY of the rows passing every rule, typed exactly as the raw table.
-
-        Batch, load time and source come from the raw table's defaults: sending them with
-        every row cost the source more than the defaults cost the warehouse (measured)."""
-        values = sql.SQL(", ").join(self.values)
-        # A predicate that is null (a null value compared) does not make a row bad.
-        bad = sql.SQL(" or ").join(r.predicate for r in rules) if rules else sql.SQL("false")
-        return sql.SQL(
-            "copy (select {values}, {extra}, null::bigint, {digest} from {src}"
-            " and not coalesce({bad}, false)) to stdout (format binary)"
-        ).format(
-            values=values,
-            extra=self._extra_json(),
-            digest=self._row_hash(values),
-            src=self._from(lower, upper),
-            bad=bad,
-        )
-
-    def select_rejected(
-        self,
-        lower: datetime | None,
-        upper: datetime | None,
-        rules: list[_Rule],
-        prefix: sql.Composable,
-    ) -> sql.Composed:
-        """Rows failing a rule, in quarantine column order, with the first rule they break."""
-
-        def case(part: str) -> sql.Composable:
-            whens = []
-            for r in rules:
-                value = {
-                    "rule": sql.Literal(r.rule),
-                    "column": sql.Literal(r.column),
-                    "message": r.message,
-                }[part]
-                whens.append(sql.SQL("when {} then {}").format(r.predicate, value))
-            return sql.SQL("case {} end").format(sql.SQL(" ").join(whens))
-
-        key = self._key_text()
-        present = self._present_columns()
-        return sql.SQL(
-            "select {prefix}, null::bigint, {key}, {rule}, {column}, {message},"
-            " (select row_to_json(x)::text from (select {present}) x)"
-            " from {src} and ({bad})"
-        ).format(
-            prefix=prefix,
-            key=key,
-            rule=case("rule"),
-            column=case("column"),
-            message=case("message"),
-            present=present,
-            src=self._from(lower, upper),
-            bad=sql.SQL(" or ").join(r.predicate for r in rules),
-        )
-
-    def count_query(
-        self, lower: datetime | None, upper: datetime | None, beyond: datetime | None
-    ) -> sql.Composed:
-        """Rows in the window, and rows stamped beyond ``beyond``: one cheap scan."""
-        watermark = self.entity.watermark
-        if beyond is not None and watermark and self.entity.column(watermark).not_future:
-            later = sql.SQL("count(*) filter (where t.{} > {})").format(
-                sql.Identifier(watermark), sql.Literal(beyond)
-            )
-        else:
-            later = sql.SQL("0")
-        return sql.SQL("select count(*) filter (where {}), {} from {} t").format(
-            self._where(lower, upper), later, self.table
-        )
-
-    def select_beyond_window(self, limit: datetime, prefix: sql.Composable) -> sql.Composed | None:
-        """Rows whose watermark lies in the future: no interval's window would ever hold them.
-
-        Quarantined with every batch until the source corrects them, so they are reported
-        rather than silently never extracted.
-        """
+    def beyond_rule(self, limit: datetime) -> _Rule | None:
+        """Rows stamped in the future: no interval's window would ever hold them, so every
+        batch takes them along and quarantines them until the source corrects them."""
         watermark = self.entity.watermark
         if not watermark or not self.entity.column(watermark).not_future:
             return None
         column = sql.Identifier(watermark)
-        key = self._key_text()
-        present = self._present_columns()
+        return _Rule(
+            "future_date",
+            watermark,
+            sql.SQL("t.{} > {}").format(column, sql.Literal(limit)),
+            sql.SQL("{} || t.{}::text || {}").format(
+                sql.Literal(f"{watermark}="),
+                column,
+                sql.Literal(f" lies in the future (after {limit:%Y-%m-%d}): never loadable"),
+            ),
+        )
+
+    def copy_window(
+        self,
+        lower: datetime | None,
+        upper: datetime | None,
+        rules: list[_Rule],
+        beyond: _Rule | None,
+    ) -> sql.Composed:
+        """Binary COPY of the window, typed exactly as the raw table, each row flagged in
+        ``_rule`` with the first rule it breaks ("rule, column, message" by chr(31)).
+
+        One pass over the source: failing rows travel with the rest and are moved to
+        quarantine in the warehouse before the batch commits. Batch, load time and source
+        come from the raw table's defaults (cheaper than sending them with every row)."""
+        checks = ([beyond] if beyond else []) + rules
+        if checks:
+            flag = sql.SQL("case {} end").format(
+                sql.SQL(" ").join(
+                    sql.SQL("when {} then {} || chr(31) || {} || chr(31) || {}").format(
+                        r.predicate, sql.Literal(r.rule), sql.Literal(r.column or ""), r.message
+                    )
+                    for r in checks
+                )
+            )
+        else:
+            flag = sql.SQL("null::text")
+        values = sql.SQL(", ").join(self.values)
         return sql.SQL(
-            "select {prefix}, null::bigint, {key}, 'future_date', {name},"
-            " {label} || t.{col}::text || {suffix},"
-            " (select row_to_json(x)::text from (select {present}) x)"
-            " from {table} t where t.{col} > {limit}"
+            "copy (select {values}, {extra}, null::bigint, {digest}, {flag} from {src})"
+            " to stdout (format binary)"
         ).format(
-            prefix=prefix,
-            key=key,
-            name=sql.Literal(watermark),
-            label=sql.Literal(f"{watermark}="),
-            col=column,
-            suffix=sql.Literal(f" lies in the future (after {limit:%Y-%m-%d}): never loadable"),
-            present=present,
-            table=self.table,
-            limit=sql.Literal(limit),
+            values=values,
+            extra=self._extra_json(),
+            digest=self._row_hash(values),
+            flag=flag,
+            src=self._from(lower, upper, beyond if upper is not None else None),
         )
 
 
@@ -355,29 +295,11 @@ def load_sql(
             lower, upper = extraction_window(batch) if entity.watermark else (None, None)
             limit = interval_end + FUTURE_GRACE
             rules = extract.rules(limit)
-            query = extract.copy_valid(lower, upper, rules)
-            passed = _stream(batch, src, query, source_tag)
             # Beyond the window only what is later than now is impossible: a source that
             # stands ahead of a backfilled day legitimately holds later changes.
-            beyond_limit = max(limit, datetime.now(UTC) + FUTURE_GRACE) if upper else None
-            in_window, beyond = src.execute(
-                extract.count_query(lower, upper, beyond_limit)
-            ).fetchone()
-            prefix = batch.quarantine_prefix()
-            failed = 0
-            if in_window != passed:  # only then is there anything to quarantine
-                failed = batch.quarantine_from(
-                    src, extract.select_rejected(lower, upper, rules, prefix)
-                )
-            if passed + failed != in_window:
-                raise LoadError(
-                    f"{source_tag}: the source holds {in_window} rows in the window, but "
-                    f"{passed} passed and {failed} failed the checks"
-                )
-            if beyond:
-                query = extract.select_beyond_window(beyond_limit, prefix)
-                failed += batch.quarantine_from(src, query)
-            received = passed + failed
+            beyond_limit = max(limit, datetime.now(UTC) + FUTURE_GRACE)
+            query = extract.copy_window(lower, upper, rules, extract.beyond_rule(beyond_limit))
+            received = _stream(batch, src, query, source_tag)
             cross = tuple(r for r in entity.references if r.system != entity.system)
             if cross:
                 batch.quarantine_orphans(cross)
@@ -403,7 +325,7 @@ def _stream(batch: Batch, src: psycopg.Connection, query: sql.Composed, source_t
         raise LoadError(f"{source_tag}: the extract query failed: {_message(started)}")
     buffer = bytearray()
     messages = 0
-    with batch.copy_in(binary=True) as into:
+    with batch.copy_in(binary=True, flagged=True) as into:
         while True:
             size, data = pgconn.get_copy_data(1)
             if size > 0:  # one row per message

@@ -65,6 +65,10 @@ META = (
     ("_source", "text not null default current_setting('crm.source')"),
     ("_source_row", "bigint"),
     ("_row_hash", "bigint not null"),
+    # Set only in flight by sources that check rows where they are read ("rule, column,
+    # message", separated by chr(31)); such rows move to quarantine before the batch
+    # commits, so committed raw rows never carry one.
+    ("_rule", "text"),
 )
 
 
@@ -199,10 +203,13 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
     return [c.name for c in added]
 
 
-def copy_columns(entity: EntityContract) -> sql.Composed:
+def copy_columns(entity: EntityContract, flagged: bool = False) -> sql.Composed:
     """Column list of a raw COPY: contract columns, then _extra, _source_row, _row_hash
-    (batch, load time and source come from the column defaults)."""
+    (and _rule when the source flags failing rows); batch, load time and source come
+    from the column defaults."""
     names = [*entity.column_names, "_extra", "_source_row", "_row_hash"]
+    if flagged:
+        names.append("_rule")
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
@@ -334,39 +341,15 @@ class Batch:
         self.conn.execute("select set_config('crm.source', %s, true)", (tag,))
 
     @contextmanager
-    def copy_in(self, binary: bool = False) -> Iterator[psycopg.Copy]:
+    def copy_in(self, binary: bool = False, flagged: bool = False) -> Iterator[psycopg.Copy]:
         """COPY into the raw table, columns as ``copy_columns`` orders them."""
         statement = sql.SQL("copy {} ({}) from stdin {}").format(
             self.target,
-            copy_columns(self.entity),
+            copy_columns(self.entity, flagged),
             sql.SQL("(format binary)" if binary else ""),
         )
         with self.conn.cursor().copy(statement) as copy:
             yield copy
-
-    def quarantine_prefix(self) -> sql.Composable:
-        """The first four quarantine columns as literals, for a source query to select."""
-        return sql.SQL("{}::bigint, {}, {}, {}").format(
-            sql.Literal(self.batch_id),
-            sql.Literal(self.entity.system),
-            sql.Literal(self.entity.source_object),
-            sql.Literal(self.target_name),
-        )
-
-    def quarantine_from(self, src: psycopg.Connection, query: sql.Composable) -> int:
-        """Stream rejected rows a source query selects (quarantine column order) by COPY."""
-        statement = sql.SQL("copy quarantine.rejected_rows ({}) from stdin").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS)
-        )
-        cursor = src.cursor()
-        with (
-            cursor.copy(sql.SQL("copy ({}) to stdout").format(query)) as out,
-            self.conn.cursor().copy(statement) as into,
-        ):
-            for block in out:
-                into.write(block)
-        self.rejected += cursor.rowcount
-        return cursor.rowcount
 
     def quarantine(self, rows: list[Rejected]) -> None:
         if not rows:
@@ -392,13 +375,49 @@ class Batch:
                 )
         self.rejected += len(rows)
 
-    def quarantine_orphans(self, refs: tuple[Reference, ...]) -> int:
-        """Move landed rows whose reference is unknown in raw to quarantine (set-based)."""
-        moved = 0
+    def _move_to_quarantine(
+        self,
+        condition: sql.Composable,
+        rule: sql.Composable,
+        column: sql.Composable,
+        message: sql.Composable,
+    ) -> int:
+        """Move this batch's raw rows matching ``condition`` (alias r) to quarantine."""
         key_expr = sql.SQL(" || '|' || ").join(
             sql.SQL("coalesce(r.{}::text, '')").format(sql.Identifier(k))
             for k in self.entity.primary_key
         )
+        lineage = sql.SQL(", ").join(sql.Literal(name) for name, _ in META if name != "_extra")
+        return self.conn.execute(
+            sql.SQL(
+                "with bad as ("
+                " delete from {target} r where r._batch_id = %(batch)s and ({condition})"
+                " returning r.*)"
+                " insert into quarantine.rejected_rows ({qcols})"
+                " select %(batch)s, %(system)s, substr(r._source, %(skip)s), %(target_name)s,"
+                " r._source_row, {key_expr}, {rule}, {column}, {message},"
+                " (to_jsonb(r) - array[{lineage}])::text from bad r"
+            ).format(
+                target=self.target,
+                condition=condition,
+                qcols=sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS),
+                key_expr=key_expr,
+                rule=rule,
+                column=column,
+                message=message,
+                lineage=lineage,
+            ),
+            {
+                "batch": self.batch_id,
+                "system": self.entity.system,
+                "skip": len(self.entity.system) + 2,
+                "target_name": self.target_name,
+            },
+        ).rowcount
+
+    def quarantine_orphans(self, refs: tuple[Reference, ...]) -> int:
+        """Move landed rows whose reference is unknown in raw to quarantine (set-based)."""
+        moved = 0
         for ref in refs:
             ref_table = sql.SQL("raw.{}").format(sql.Identifier(ref.raw_table))
             if ref.raw_table != self.entity.raw_table and not self._table_exists(ref.raw_table):
@@ -408,42 +427,30 @@ class Batch:
                 )
             column = sql.Identifier(ref.column)
             message = f"{ref.column} has no match in {ref.system}.{ref.entity}"
-            count = self.conn.execute(
+            count = self._move_to_quarantine(
                 sql.SQL(
-                    "with bad as ("
-                    " delete from {target} r where r._batch_id = %(batch)s"
-                    " and r.{col} is not null"
+                    "r.{col} is not null"
                     " and not exists (select 1 from {ref} x where x.{key} = r.{col})"
-                    " returning r.*)"
-                    " insert into quarantine.rejected_rows ({qcols})"
-                    " select %(batch)s, %(system)s, substr(r._source, %(skip)s), %(target_name)s,"
-                    " r._source_row,"
-                    " {key_expr}, 'orphan_reference', %(column)s,"
-                    " %(message)s || ' (' || r.{col}::text || ')',"
-                    " (to_jsonb(r) - array['_batch_id', '_loaded_at', '_source', '_source_row',"
-                    " '_row_hash'])::text from bad r"
-                ).format(
-                    target=self.target,
-                    col=column,
-                    ref=ref_table,
-                    key=sql.Identifier(referenced_key(ref)),
-                    qcols=sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS),
-                    key_expr=key_expr,
-                ),
-                {
-                    "batch": self.batch_id,
-                    "system": self.entity.system,
-                    "skip": len(self.entity.system) + 2,
-                    "target_name": self.target_name,
-                    "column": ref.column,
-                    "message": message,
-                },
-            ).rowcount
+                ).format(col=column, ref=ref_table, key=sql.Identifier(referenced_key(ref))),
+                sql.Literal("orphan_reference"),
+                sql.Literal(ref.column),
+                sql.SQL("{} || ' (' || r.{}::text || ')'").format(sql.Literal(message), column),
+            )
             if count:
                 log.warning("%s: %d row(s) quarantined: %s", self.target_name, count, message)
             moved += count
         self.rejected += moved
         return moved
+
+    def _move_flagged(self) -> int:
+        """Rows a source flagged in flight (``_rule``: rule, column, message) to quarantine."""
+        part = sql.SQL("split_part(r._rule, chr(31), {})")
+        return self._move_to_quarantine(
+            sql.SQL("r._rule is not null"),
+            part.format(1),
+            sql.SQL("nullif({}, '')").format(part.format(2)),
+            part.format(3),
+        )
 
     def _table_exists(self, raw_table: str) -> bool:
         row = self.conn.execute("select to_regclass(%s)", (f"raw.{raw_table}",)).fetchone()
@@ -458,17 +465,24 @@ class Batch:
         conn = self.conn
         watermark = self.entity.watermark
         wm_expr = (
-            sql.SQL("max({})::text").format(sql.Identifier(watermark))
+            sql.SQL("(max({}) filter (where _rule is null))::text").format(
+                sql.Identifier(watermark)
+            )
             if watermark
             else sql.SQL("null::text")
         )
-        loaded, checksum, high = conn.execute(
+        # One scan of the batch: what stays (count, checksum, newest change), what is flagged.
+        loaded, checksum, high, flagged = conn.execute(
             sql.SQL(
-                "select count(*), coalesce(sum(_row_hash), 0)::text, {} from {}"
-                " where _batch_id = %s"
+                "select count(*) filter (where _rule is null),"
+                " coalesce(sum(_row_hash) filter (where _rule is null), 0)::text,"
+                " {}, count(*) filter (where _rule is not null)"
+                " from {} where _batch_id = %s"
             ).format(wm_expr, self.target),
             (self.batch_id,),
         ).fetchone()
+        if flagged:
+            self._move_flagged()
         quarantined = conn.execute(
             "select count(*) from quarantine.rejected_rows where batch_id = %s", (self.batch_id,)
         ).fetchone()[0]
