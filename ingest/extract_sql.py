@@ -3,12 +3,12 @@
 The source query casts every column to its contract type, so its binary COPY output is
 exactly what ``COPY raw.<table> FROM STDIN (FORMAT binary)`` reads: rows pass through
 Python unparsed, in large writes, and memory stays at one buffer whatever the size.
-Validation runs where the data is: the extract query selects only rows that pass every
-rule; a count of the window in the same repeatable-read snapshot tells whether any failed,
-and only then a second query streams them, with the first rule they break, into
-quarantine. received = passed + failed is checked against the source's own count.
-Checks the source's own NOT NULL constraints guarantee are skipped. The row hash (64-bit)
-is computed by the source while it sends the row.
+Validation runs where the data is, in the same single pass: each row carries the first
+rule it breaks (or nothing) in ``_rule``, and the finish scan of the batch moves flagged
+rows to quarantine before the commit. Rows stamped in the future ride along with every
+window so they are reported, not silently never extracted. Checks the source's own NOT
+NULL constraints guarantee are skipped. The row hash (64-bit) is computed by the source
+while it sends the row; received rows are the source's own count of what it sent.
 """
 
 from __future__ import annotations
@@ -179,8 +179,9 @@ class SqlExtract:
                     "orphan_reference",
                     ref.column,
                     sql.SQL(
-                        "t.{col} is not null and not exists"
-                        " (select 1 from {schema}.{table} r where r.{key} = t.{col})"
+                        # NOT IN over the key (never null) is a hashed subplan: one hash
+                        # table, one probe per row; a null reference yields null, not a flag.
+                        "t.{col} not in (select r.{key} from {schema}.{table} r)"
                     ).format(
                         col=sql.Identifier(ref.column),
                         schema=sql.Identifier(str(target.options["schema"])),

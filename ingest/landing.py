@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from ingest.config import EntityContract, Reference, load_system
 from warehouse.db import connect
@@ -348,7 +349,11 @@ class Batch:
             copy_columns(self.entity, flagged),
             sql.SQL("(format binary)" if binary else ""),
         )
-        with self.conn.cursor().copy(statement) as copy:
+        cursor = self.conn.cursor()
+        # A writer thread sends while the caller goes on reading: the relay never stalls
+        # the source while the warehouse is busy.
+        writer = QueuedLibpqWriter(cursor) if binary else None
+        with cursor.copy(statement, writer=writer) as copy:
             yield copy
 
     def quarantine(self, rows: list[Rejected]) -> None:
