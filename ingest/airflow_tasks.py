@@ -49,35 +49,19 @@ def _load_task(system: str, entity: str) -> Any:
     return load()
 
 
-def _wait_for_delivery(system: str) -> Any:
+def _sensor(system: str, task_id: str, check: str) -> Any:
+    """A sensor that pokes ``ingest.tasks.<check>(system, logical_date, sources)``."""
+
     @task.sensor(
-        task_id="wait_for_delivery",
+        task_id=task_id,
         poke_interval=SENSOR_POKE.total_seconds(),
         timeout=SENSOR_TIMEOUT.total_seconds(),
         mode="reschedule",
     )
     def wait(logical_date=None) -> PokeReturnValue:
-        from ingest.tasks import delivery_ready
+        import ingest.tasks
 
-        ready, detail = delivery_ready(system, logical_date, _sources())
-        print(detail)  # noqa: T201 - shown in the task log
-        return PokeReturnValue(is_done=ready, xcom_value=detail)
-
-    return wait()
-
-
-def _wait_for_upstream(system: str) -> Any:
-    @task.sensor(
-        task_id="wait_for_upstream",
-        poke_interval=SENSOR_POKE.total_seconds(),
-        timeout=SENSOR_TIMEOUT.total_seconds(),
-        mode="reschedule",
-    )
-    def wait(logical_date=None) -> PokeReturnValue:
-        from ingest.tasks import upstream_loaded
-        from warehouse.settings import WAREHOUSE_CONN_ID
-
-        ready, detail = upstream_loaded(system, logical_date, _sources().uri(WAREHOUSE_CONN_ID))
+        ready, detail = getattr(ingest.tasks, check)(system, logical_date, _sources())
         print(detail)  # noqa: T201 - shown in the task log
         return PokeReturnValue(is_done=ready, xcom_value=detail)
 
@@ -99,9 +83,9 @@ def system_loads(system: str, *, wait_for_upstream: bool) -> tuple[list[Any], li
     ]
     gates = []
     if definition.kind == "files" and definition.options.get("done_marker"):
-        gates.append(_wait_for_delivery(system))
+        gates.append(_sensor(system, "wait_for_delivery", "delivery_ready"))
     if wait_for_upstream and definition.upstream_systems:
-        gates.append(_wait_for_upstream(system))
+        gates.append(_sensor(system, "wait_for_upstream", "upstream_loaded"))
     for gate in gates:
         gate >> roots
     return (gates or roots), list(loads.values())

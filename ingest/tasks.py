@@ -74,7 +74,7 @@ def delivery_ready(system: str, logical_date: datetime, sources: Sources) -> tup
     return True, "delivered"
 
 
-def upstream_loaded(system: str, logical_date: datetime, warehouse_url: str) -> tuple[bool, str]:
+def upstream_loaded(system: str, logical_date: datetime, sources: Sources) -> tuple[bool, str]:
     """Whether the raw tables this system references are loaded through the same day."""
     definition = load_system(system)
     tables = sorted(
@@ -88,7 +88,7 @@ def upstream_loaded(system: str, logical_date: datetime, warehouse_url: str) -> 
     if not tables:
         return True, "no upstream systems"
     _, end = business_day(logical_date)
-    with connect(warehouse_url) as conn:
+    with connect(sources.uri(WAREHOUSE_CONN_ID)) as conn:
         loaded = {
             r[0]
             for r in conn.execute(
