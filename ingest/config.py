@@ -366,7 +366,3 @@ def delivered(bank: str, config_dir: Path = CONFIG_DIR) -> dict[str, tuple[str, 
             raise ConfigError(f"{path}: {bank}.{system}: unknown entities {unknown}")
         found[system] = tuple(entities)
     return found
-
-
-def all_systems(config_dir: Path = CONFIG_DIR) -> list[SourceSystem]:
-    return [load_system(name, config_dir) for name in SYSTEMS]

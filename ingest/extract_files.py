@@ -117,10 +117,9 @@ def deliveries(
 # --- readers ------------------------------------------------------------------------------
 
 
-def _lines(path: Path, encoding: str, rel: str) -> Iterator[tuple[int, bytes]]:
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, bytes without the newline); a last line without newline is flagged."""
     with path.open("rb") as handle:
-        number = 0
         for number, line in enumerate(handle, start=1):
             if line.endswith(b"\n"):
                 yield number, line[:-1].rstrip(b"\r")
@@ -197,7 +196,7 @@ class CsvReader(_Reader):
         assert path is not None
         if path.stat().st_size == 0:
             raise LoadError(f"{self.where}: empty file (0 bytes, not even a header line)")
-        lines = _lines(path, self.encoding, self.delivery.rel)
+        lines = _lines(path)
         number, first = next(lines)
         if number < 0:
             raise self.truncated(-number)
@@ -242,7 +241,7 @@ class JsonLinesReader(_Reader):
         absent = dict.fromkeys(self.entity.column_names, 0)
         seen_extra: set[str] = set()
         parsed = 0
-        for number, data in _lines(path, self.encoding, self.delivery.rel):
+        for number, data in _lines(path):
             last = number < 0
             number = abs(number)
             text = _decode(data, self.encoding)

@@ -238,7 +238,6 @@ class Batch:
         self.target_name = f"raw.{entity.raw_table}"
         self.batch_id = 0
         self.replaced: list[int] = []
-        self.rejected = 0
         self.schema_drift: dict[str, list[str]] = {}
         self.extract_from: str | None = None
         self.extract_to: str | None = None
@@ -378,7 +377,6 @@ class Batch:
                         row.raw_content,
                     )
                 )
-        self.rejected += len(rows)
 
     def _move_to_quarantine(
         self,
@@ -444,7 +442,6 @@ class Batch:
             if count:
                 log.warning("%s: %d row(s) quarantined: %s", self.target_name, count, message)
             moved += count
-        self.rejected += moved
         return moved
 
     def _move_flagged(self) -> int:

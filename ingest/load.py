@@ -47,17 +47,3 @@ def load_entity(
         return load_files(entity, sources.data_dir, warehouse_url, interval_start, interval_end)
     connection = ApiConnection.from_uri(sources.uri(entity.connection_id))
     return load_http(entity, connection, warehouse_url, interval_start, interval_end)
-
-
-def load_system_interval(
-    system: str,
-    sources: Sources,
-    warehouse_url: str,
-    interval_start: datetime,
-    interval_end: datetime,
-) -> dict[str, LoadResult]:
-    """Every entity of one system, in configuration order (referenced entities first)."""
-    return {
-        name: load_entity(entity, sources, warehouse_url, interval_start, interval_end)
-        for name, entity in load_system(system).entities.items()
-    }
