@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('core_banking', 'accounts') }}
+    select * from {{ source_or_empty('core_banking', 'accounts') }}
 
 ),
 
@@ -23,11 +23,11 @@ renamed as (
         customer_id::bigint as customer_id,
 
         ---------- attributes
-        upper(trim(product_code)) as product_code,
-        lower(trim(account_type)) as account_type,
-        upper(trim(currency)) as currency,
-        upper(trim(branch_code)) as branch_code,
-        lower(trim(status)) as status,
+        upper(nullif(trim(product_code), '')) as product_code,
+        lower(nullif(trim(account_type), '')) as account_type,
+        upper(nullif(trim(currency), '')) as currency,
+        upper(nullif(trim(branch_code), '')) as branch_code,
+        lower(nullif(trim(status), '')) as status,
         term_months::integer as term_months,
 
         ---------- numerics
@@ -41,7 +41,7 @@ renamed as (
         updated_at::timestamptz as updated_at,
 
         ---------- booleans
-        lower(trim(status)) = 'open' and closed_on is null as is_open,
+        lower(nullif(trim(status), '')) = 'open' and closed_on is null as is_open,
 
         ---------- lineage
         _batch_id::bigint as batch_id,

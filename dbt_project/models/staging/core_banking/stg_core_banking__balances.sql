@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('core_banking', 'balances') }}
+    select * from {{ source_or_empty('core_banking', 'balances') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('core_banking', 'customers') }}
+    select * from {{ source_or_empty('core_banking', 'customers') }}
 
 ),
 
@@ -22,18 +22,18 @@ renamed as (
         customer_id::bigint as customer_id,
 
         ---------- personal data
-        trim(full_name) as full_name,
+        nullif(trim(full_name), '') as full_name,
         nullif(trim(national_id), '') as national_id,
         nullif(trim(mobile), '') as mobile,
         nullif(trim(address), '') as address,
 
         ---------- attributes
-        lower(trim(customer_type)) as customer_type,
-        upper(trim(gender)) as gender,
+        lower(nullif(trim(customer_type), '')) as customer_type,
+        upper(nullif(trim(gender), '')) as gender,
         nullif(trim(city), '') as city,
         nullif(trim(occupation), '') as occupation,
-        upper(trim(branch_code)) as branch_code,
-        lower(trim(status)) as status,
+        upper(nullif(trim(branch_code), '')) as branch_code,
+        lower(nullif(trim(status), '')) as status,
 
         ---------- dates and timestamps
         birth_date::date as birth_date,

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('core_banking', 'loan_status') }}
+    select * from {{ source_or_empty('core_banking', 'loan_status') }}
 
 ),
 
@@ -23,7 +23,7 @@ renamed as (
         status_month::date as status_month,
 
         ---------- attributes
-        lower(trim(five_tier_class)) as five_tier_class,
+        lower(nullif(trim(five_tier_class), '')) as five_tier_class,
 
         ---------- numerics
         outstanding::numeric(18, 2) as outstanding,
