@@ -4,15 +4,39 @@ The demo bank's finance system delivers these tables; a real extract that lacks 
 Berka dataset) gets the same documented defaults. Figures are plausible for a Chinese
 commercial bank (deposit and loan rates near the published benchmark and LPR levels of
 2023-2025) but are defaults, not market data: a bank replaces them with its own.
+
+The defaults have one home, the dbt seeds in ``dbt_project/seeds/`` (documented in
+``_seeds.yml``): the warehouse falls back on them for keys a bank does not deliver, and
+this module reads the same files, so the demo bank and the Berka adapter deliver exactly
+what the seeds say. Branches are not here: each bank has its own network
+(``sources/demo_bank/people.py``, ``sources/berka/mapping.py``).
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
+
+
+def _seed_rows(name: str) -> list[dict[str, str]]:
+    """The rows of seed ``<name>.csv`` (UTF-8, header line), values as text."""
+    with (SEEDS_DIR / f"{name}.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.strip() else None
+
+
+def _float_or_none(value: str) -> float | None:
+    return float(value) if value.strip() else None
 
 
 @dataclass(frozen=True)
@@ -25,59 +49,47 @@ class Product:
     customer_rate: float | None  # annual; deposits pay it, loans charge it
 
 
-PRODUCTS: tuple[Product, ...] = (
-    Product("CURRENT", "活期存款 Current account", "deposit", "current_account", 0, 0.0020),
-    Product("SAVINGS", "通知存款 Savings", "deposit", "savings", 1, 0.0080),
-    Product("TD3M", "三个月定期 Term deposit 3m", "deposit", "term_deposit", 3, 0.0125),
-    Product("TD12M", "一年定期 Term deposit 12m", "deposit", "term_deposit", 12, 0.0165),
-    Product("TD36M", "三年定期 Term deposit 36m", "deposit", "term_deposit", 36, 0.0215),
-    Product("MORTGAGE", "个人住房贷款 Mortgage", "loan", "mortgage", 240, 0.0410),
-    Product("CONSUMER", "个人消费贷款 Consumer loan", "loan", "consumer_loan", 36, 0.0520),
-    Product("BUSINESS", "流动资金贷款 Working-capital loan", "loan", "business_loan", 12, 0.0430),
-    Product("DEBIT_CARD", "借记卡 Debit card", "card", "debit_card", None, None),
-    Product("CREDIT_CARD", "信用卡 Credit card", "card", "credit_card", None, None),
-    Product("WM_CASH", "现金管理类理财 Cash management", "wealth", "wealth", None, None),
-    Product("WM_BOND", "固收类理财 Fixed income", "wealth", "wealth", None, None),
-    Product("WM_EQUITY", "权益类理财 Equity fund", "wealth", "wealth", None, None),
-    Product("INS_LIFE", "终身寿险 Whole life", "insurance", "insurance", 12, None),
-    Product("INS_HEALTH", "重疾险 Critical illness", "insurance", "insurance", 12, None),
-    Product("INS_ANNUITY", "年金险 Annuity", "insurance", "insurance", 12, None),
+# Seed ref_products: the product catalogue with its cross-sell categories.
+PRODUCTS: tuple[Product, ...] = tuple(
+    Product(
+        row["product_code"],
+        row["product_name"],
+        row["family"],
+        row["category"],
+        _int_or_none(row["term_months"]),
+        _float_or_none(row["customer_rate"]),
+    )
+    for row in _seed_rows("ref_products")
 )
 
-# FTP curve anchor rates by term (months), at the first month of the curve; the whole
-# curve then drifts down by about 30 basis points a year, as Chinese rates did.
-FTP_TERMS = (0, 1, 3, 6, 12, 24, 36, 60, 240)
-FTP_ANCHOR = (0.0180, 0.0190, 0.0205, 0.0215, 0.0230, 0.0255, 0.0270, 0.0300, 0.0335)
+# FTP curve anchor rates by term (months), at the first month of the curve (seed
+# ref_ftp_curve, the warehouse's default curve); the demo curve then drifts down by about
+# 30 basis points a year, as Chinese rates did.
+_FTP_SEED = sorted(
+    (int(row["term_months"]), float(row["ftp_rate"])) for row in _seed_rows("ref_ftp_curve")
+)
+FTP_TERMS: tuple[int, ...] = tuple(term for term, _ in _FTP_SEED)
+FTP_ANCHOR: tuple[float, ...] = tuple(rate for _, rate in _FTP_SEED)
 FTP_DRIFT_PER_YEAR = -0.0030
 
-UNIT_COSTS: tuple[tuple[str, float, str], ...] = (
-    ("branch_visit", 12.00, "a customer served at a branch counter"),
-    ("teller_transaction", 8.00, "a transaction keyed by a teller"),
-    ("atm_use", 2.50, "a cash withdrawal or deposit at an ATM"),
-    ("digital_transaction", 0.10, "a mobile or online banking transaction"),
-    ("pos_transaction", 0.05, "a card payment at a point of sale"),
-    ("statement", 1.00, "a monthly statement"),
-    ("account_maintenance", 1.50, "one account open for one month"),
-    ("card_maintenance", 1.00, "one card active for one month"),
-    ("rm_contact", 25.00, "a relationship-manager call or visit"),
-    ("complaint_handling", 60.00, "one complaint investigated and answered"),
+# Seed ref_unit_costs: (activity, unit cost, what one unit is).
+UNIT_COSTS: tuple[tuple[str, float, str], ...] = tuple(
+    (row["activity"], float(row["unit_cost"]), row["description"])
+    for row in _seed_rows("ref_unit_costs")
 )
 
-# Annual probability of default and loss given default by five-tier loan class.
-PD_LGD: tuple[tuple[str, float, float], ...] = (
-    ("pass", 0.0080, 0.45),
-    ("special_mention", 0.0500, 0.45),
-    ("substandard", 0.2500, 0.55),
-    ("doubtful", 0.6000, 0.65),
-    ("loss", 1.0000, 0.90),
+# Seed ref_pd_lgd: annual probability of default and loss given default by five-tier class.
+PD_LGD: tuple[tuple[str, float, float], ...] = tuple(
+    (row["five_tier_class"], float(row["pd_annual"]), float(row["lgd"]))
+    for row in _seed_rows("ref_pd_lgd")
 )
 
-FIVE_TIER_BY_DPD: tuple[tuple[int, str], ...] = (
-    (0, "pass"),
-    (1, "special_mention"),
-    (91, "substandard"),
-    (181, "doubtful"),
-    (361, "loss"),
+# Seed ref_five_tier_dpd: lowest days past due of each five-tier class, in ascending order.
+FIVE_TIER_BY_DPD: tuple[tuple[int, str], ...] = tuple(
+    sorted(
+        (int(row["min_days_past_due"]), row["five_tier_class"])
+        for row in _seed_rows("ref_five_tier_dpd")
+    )
 )
 
 
