@@ -1,0 +1,169 @@
+{#-
+    Fee and commission income attributed to customers: one row per customer,
+    closed month and fee kind (per account or product where it belongs to
+    one), to the cent:
+      transaction_fee      fees charged on core banking transactions
+      card_annual_fee      card annual fees not waived
+      wealth_commission    commissions on wealth-product subscriptions
+      insurance_commission premium x commission rate, booked in the month a
+                           policy starts and in each month it is renewed
+-#}
+with
+
+months as (
+
+    select * from {{ ref('int_finance__closed_months') }}
+
+),
+
+accounts as (
+
+    select * from {{ ref('stg_core_banking__accounts') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_core_banking__customers') }}
+
+),
+
+transactions as (
+
+    select * from {{ ref('fct_transactions') }}
+
+),
+
+cards as (
+
+    select * from {{ ref('stg_cards__cards') }}
+
+),
+
+annual_fees as (
+
+    select * from {{ ref('stg_cards__annual_fees') }}
+
+),
+
+subscriptions as (
+
+    select * from {{ ref('stg_wealth__wealth_subscriptions') }}
+
+),
+
+policies as (
+
+    select * from {{ ref('stg_wealth__insurance_policies') }}
+
+),
+
+-- One row per fee earned, then summed below.
+earned as (
+
+    select
+        transactions.customer_id,
+        transactions.month_start,
+        transactions.account_id,
+        transactions.product_code,
+        transactions.branch_code,
+        'transaction_fee' as fee_kind,
+        transactions.fee_amount as amount
+    from transactions
+    where transactions.fee_amount != 0 and transactions.customer_id is not null
+
+    union all
+
+    select
+        cards.customer_id,
+        date_trunc('month', annual_fees.fee_date)::date as month_start,
+        cards.account_id,
+        case cards.card_type when 'credit' then 'CREDIT_CARD' else 'DEBIT_CARD' end
+            as product_code,
+        coalesce(accounts.branch_code, customers.branch_code) as branch_code,
+        'card_annual_fee' as fee_kind,
+        annual_fees.amount
+    from annual_fees
+    inner join cards
+        on annual_fees.card_id = cards.card_id
+    left join accounts
+        on cards.account_id = accounts.account_id
+    left join customers
+        on cards.customer_id = customers.customer_id
+    where not coalesce(annual_fees.waived, false)
+
+    union all
+
+    select
+        subscriptions.customer_id,
+        date_trunc('month', subscriptions.trade_date)::date as month_start,
+        null::bigint as account_id,
+        subscriptions.product_code,
+        customers.branch_code,
+        'wealth_commission' as fee_kind,
+        subscriptions.commission as amount
+    from subscriptions
+    inner join customers
+        on subscriptions.customer_id = customers.customer_id
+    where subscriptions.commission != 0
+
+    union all
+
+    -- insurance commission: booked when a policy starts and at each renewal
+    select
+        policies.customer_id,
+        date_trunc('month', booked.booked_on)::date as month_start,
+        null::bigint as account_id,
+        policies.product_code,
+        customers.branch_code,
+        'insurance_commission' as fee_kind,
+        policies.annual_premium * policies.commission_rate as amount
+    from policies
+    cross join
+        lateral (
+            values (policies.start_date), (policies.renewed_on)
+        ) as booked (booked_on)
+    inner join customers
+        on policies.customer_id = customers.customer_id
+    where booked.booked_on is not null
+
+),
+
+summed as (
+
+    select
+        earned.customer_id,
+        earned.month_start,
+        earned.account_id,
+        earned.product_code,
+        earned.branch_code,
+        earned.fee_kind,
+        sum(earned.amount) as amount
+    from earned
+    group by
+        earned.customer_id,
+        earned.month_start,
+        earned.account_id,
+        earned.product_code,
+        earned.branch_code,
+        earned.fee_kind
+
+),
+
+final as (
+
+    select
+        summed.customer_id,
+        summed.month_start,
+        summed.account_id,
+        summed.product_code,
+        summed.branch_code,
+        summed.fee_kind,
+        round(summed.amount, 2)::numeric(18, 2) as amount
+    from summed
+    inner join months
+        on summed.month_start = months.month_start
+
+)
+
+select * from final
