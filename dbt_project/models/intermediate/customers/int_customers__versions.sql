@@ -11,48 +11,38 @@
 -#}
 with
 
-source as (
+versions as (
 
-    select * from {{ source_or_empty('core_banking', 'customers') }}
+    select * from {{ ref('base_core_banking__customers') }}
 
 ),
 
 renamed as (
 
     select
-        ---------- ids
-        customer_id::bigint as customer_id,
-
-        ---------- personal data
-        nullif(trim(full_name), '') as full_name,
-        nullif(trim(national_id), '') as national_id,
-        nullif(trim(mobile), '') as mobile,
-        nullif(trim(address), '') as address,
-
-        ---------- attributes
-        lower(nullif(trim(customer_type), '')) as customer_type,
-        upper(nullif(trim(gender), '')) as gender,
-        nullif(trim(city), '') as city,
-        nullif(trim(occupation), '') as occupation,
-        upper(nullif(trim(branch_code), '')) as branch_code,
-        lower(nullif(trim(status), '')) as status,
-
-        ---------- dates and timestamps
-        birth_date::date as birth_date,
-        joined_on::date as joined_on,
-        closed_on::date as closed_on,
-        updated_at::timestamptz as updated_at,
-
-        ---------- lineage
-        _batch_id::bigint as batch_id,
-        _loaded_at::timestamptz as loaded_at,
+        versions.customer_id,
+        versions.full_name,
+        versions.national_id,
+        versions.mobile,
+        versions.address,
+        versions.customer_type,
+        versions.gender,
+        versions.city,
+        versions.occupation,
+        versions.branch_code,
+        versions.status,
+        versions.birth_date,
+        versions.joined_on,
+        versions.closed_on,
+        versions.updated_at,
+        versions._batch_id as batch_id,
+        versions._loaded_at as loaded_at,
         row_number() over (
-            partition by customer_id, updated_at
-            order by _batch_id desc, _source_row desc nulls last
+            partition by versions.customer_id, versions.updated_at
+            order by versions._batch_id desc, versions._source_row desc nulls last
         ) as load_rank
-
-    from source
-    where customer_id is not null and updated_at is not null
+    from versions
+    where versions.customer_id is not null and versions.updated_at is not null
 
 ),
 
