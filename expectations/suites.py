@@ -40,7 +40,12 @@ def _mart_customer_balances() -> Suite:
             Expect("ExpectTableRowCountToBeBetween", {"min_value": 1}),
             Expect("ExpectColumnValuesToNotBeNull", {"column": "customer_id"}),
             Expect("ExpectColumnValuesToBeUnique", {"column": "customer_id"}),
-            Expect("ExpectColumnValuesToBeBetween", {"column": "deposit_balance", "min_value": 0}),
+            # Overdrawn current accounts make some deposit balances negative (Berka has
+            # them); most customers' are not.
+            Expect(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "deposit_balance", "min_value": 0, "mostly": 0.9},
+            ),
             Expect("ExpectColumnValuesToBeBetween", {"column": "loan_balance", "min_value": 0}),
             Expect(
                 "ExpectColumnValuesToBeBetween",

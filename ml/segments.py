@@ -64,9 +64,14 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:32]
 
 
+def _signed_log1p(values: np.ndarray) -> np.ndarray:
+    """log1p that keeps the sign: overdrawn accounts give negative balances."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
 def _pipeline(k: int):
     return make_pipeline(
-        FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+        FunctionTransformer(_signed_log1p, feature_names_out="one-to-one"),
         StandardScaler(),
         KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE),
     )

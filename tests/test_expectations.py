@@ -26,6 +26,11 @@ def scratch_tables(scratch_warehouse: str) -> str:
         )
         conn.execute("insert into gx_test.bad select * from gx_test.good")
         conn.execute("insert into gx_test.bad values (7, 'X', 'BJ001', 1, -5, 0)")
+        # More overdrawn customers than the suite tolerates (10%).
+        conn.execute(
+            "insert into gx_test.bad select g, 'F', 'BJ001', 1, -5, 0"
+            " from generate_series(1001, 1060) g"
+        )
     return "gx_test"
 
 
