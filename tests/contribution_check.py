@@ -143,18 +143,26 @@ def recompute(conn: psycopg.Connection) -> pd.DataFrame:
     for row in subscriptions.itertuples():
         if row.customer_id in home and row.commission:
             add(row.customer_id, row.trade_date.replace(day=1), "fees", row.commission)
+    # A policy's commission is booked when it starts and at each renewal; renewals are in
+    # the version history (a renewed policy is rolled forward to its next due date).
     policies = latest(conn, "wealth__insurance_policies", ["policy_id"])
     for row in policies.itertuples():
-        if row.customer_id not in home:
-            continue
-        for booked in (row.start_date, row.renewed_on):
-            if booked is not None:
-                add(
-                    row.customer_id,
-                    booked.replace(day=1),
-                    "fees_insurance",
-                    row.annual_premium * row.commission_rate,
-                )
+        if row.customer_id in home and row.start_date is not None:
+            add(
+                row.customer_id,
+                row.start_date.replace(day=1),
+                "fees_insurance",
+                row.annual_premium * row.commission_rate,
+            )
+    renewals = latest(conn, "wealth__insurance_policies", ["policy_id", "renewed_on"])
+    for row in renewals.itertuples():
+        if row.customer_id in home and row.renewed_on is not None:
+            add(
+                row.customer_id,
+                row.renewed_on.replace(day=1),
+                "fees_insurance",
+                row.annual_premium * row.commission_rate,
+            )
     interactions = latest(conn, "crm__interactions", ["interaction_id"])
     for row in interactions.itertuples():
         if row.customer_id in home:

@@ -6,7 +6,8 @@
       card_annual_fee      card annual fees not waived
       wealth_commission    commissions on wealth-product subscriptions
       insurance_commission premium x commission rate, booked in the month a
-                           policy starts and in each month it is renewed
+                           policy starts and in each month it is renewed (the
+                           renewals come from the policy's version history)
 -#}
 with
 
@@ -55,6 +56,32 @@ subscriptions as (
 policies as (
 
     select * from {{ ref('stg_wealth__insurance_policies') }}
+
+),
+
+policy_history as (
+
+    select * from {{ ref('base_wealth__insurance_policies') }}
+
+),
+
+-- A renewal is a (policy, renewed_on) in the version history: the insurance
+-- system rolls a renewed policy forward, so its latest version no longer says.
+renewals as (
+
+    select
+        policy_history.policy_id,
+        policy_history.customer_id,
+        policy_history.product_code,
+        policy_history.annual_premium,
+        policy_history.commission_rate,
+        policy_history.renewed_on,
+        row_number() over (
+            partition by policy_history.policy_id, policy_history.renewed_on
+            order by policy_history.updated_at desc, policy_history._batch_id desc
+        ) as version_rank
+    from policy_history
+    where policy_history.renewed_on is not null
 
 ),
 
@@ -109,23 +136,35 @@ earned as (
 
     union all
 
-    -- insurance commission: booked when a policy starts and at each renewal
+    -- insurance commission: booked when a policy starts ...
     select
         policies.customer_id,
-        date_trunc('month', booked.booked_on)::date as month_start,
+        date_trunc('month', policies.start_date)::date as month_start,
         null::bigint as account_id,
         policies.product_code,
         customers.branch_code,
         'insurance_commission' as fee_kind,
         policies.annual_premium * policies.commission_rate as amount
     from policies
-    cross join
-        lateral (
-            values (policies.start_date), (policies.renewed_on)
-        ) as booked (booked_on)
     inner join customers
         on policies.customer_id = customers.customer_id
-    where booked.booked_on is not null
+    where policies.start_date is not null
+
+    union all
+
+    -- ... and at each renewal
+    select
+        renewals.customer_id,
+        date_trunc('month', renewals.renewed_on)::date as month_start,
+        null::bigint as account_id,
+        renewals.product_code,
+        customers.branch_code,
+        'insurance_commission' as fee_kind,
+        renewals.annual_premium * renewals.commission_rate as amount
+    from renewals
+    inner join customers
+        on renewals.customer_id = customers.customer_id
+    where renewals.version_rank = 1
 
 ),
 
