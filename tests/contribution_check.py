@@ -38,12 +38,6 @@ def latest(
     return rows.drop_duplicates(key, keep="last").reset_index(drop=True)
 
 
-def month(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: v.replace(day=1) if hasattr(v, "day") else v).map(
-        lambda v: v.date() if hasattr(v, "date") and callable(v.date) else v
-    )
-
-
 def ftp_rate(curve: pd.DataFrame, month_start, term: int) -> Decimal:
     """Matched maturity: the curve term at or just above ``term``, else the longest; a month
     without a curve takes the latest earlier month's."""
@@ -145,42 +139,25 @@ def recompute(conn: psycopg.Connection) -> pd.DataFrame:
             add(row.customer_id, row.trade_date.replace(day=1), "fees", row.commission)
     # A policy's commission is booked when it starts and at each renewal; renewals are in
     # the version history (a renewed policy is rolled forward to its next due date).
-    policies = latest(conn, "wealth__insurance_policies", ["policy_id"])
-    for row in policies.itertuples():
-        if row.customer_id in home and row.start_date is not None:
-            add(
-                row.customer_id,
-                row.start_date.replace(day=1),
-                "fees_insurance",
-                row.annual_premium * row.commission_rate,
-            )
-    renewals = latest(conn, "wealth__insurance_policies", ["policy_id", "renewed_on"])
-    for row in renewals.itertuples():
-        if row.customer_id in home and row.renewed_on is not None:
-            add(
-                row.customer_id,
-                row.renewed_on.replace(day=1),
-                "fees_insurance",
-                row.annual_premium * row.commission_rate,
-            )
-    interactions = latest(conn, "crm__interactions", ["interaction_id"])
-    for row in interactions.itertuples():
-        if row.customer_id in home:
-            add(
-                row.customer_id,
-                row.interaction_ts.date().replace(day=1),
-                "cost",
-                unit["rm_contact"],
-            )
-    complaints = latest(conn, "service__complaints", ["complaint_id"])
-    for row in complaints.itertuples():
-        if row.customer_id in home:
-            add(
-                row.customer_id,
-                row.opened_at.date().replace(day=1),
-                "cost",
-                unit["complaint_handling"],
-            )
+    bookings = (
+        (latest(conn, "wealth__insurance_policies", ["policy_id"]), "start_date"),
+        (latest(conn, "wealth__insurance_policies", ["policy_id", "renewed_on"]), "renewed_on"),
+    )
+    for policies, booked_on in bookings:
+        for row in policies.itertuples():
+            day = getattr(row, booked_on)
+            if row.customer_id in home and day is not None:
+                commission = row.annual_premium * row.commission_rate
+                add(row.customer_id, day.replace(day=1), "fees_insurance", commission)
+    # Customer-level activities: one per RM contact and per complaint opened.
+    for table, key, stamp, activity in (
+        ("crm__interactions", "interaction_id", "interaction_ts", "rm_contact"),
+        ("service__complaints", "complaint_id", "opened_at", "complaint_handling"),
+    ):
+        for row in latest(conn, table, [key]).itertuples():
+            if row.customer_id in home:
+                month_start = getattr(row, stamp).date().replace(day=1)
+                add(row.customer_id, month_start, "cost", unit[activity])
 
     loans = latest(conn, "core_banking__loan_status", ["account_id", "status_month"])
     classes = pd_lgd.set_index("five_tier_class")
