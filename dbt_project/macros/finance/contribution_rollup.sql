@@ -6,13 +6,20 @@
     Rows whose dimension is null (lines that belong to no product) keep
     `null_label` so every line is counted and the roll-up reconciles with
     the customer figures.
+
+    Monthly incremental (macro monthly_incremental, trailing 12 months):
+    the months rebuilt come from the lines; the trailing sum takes the
+    earlier months' contribution from the roll-up table itself.
 -#}
 {% macro contribution_rollup(dimension, null_label) -%}
+    {{- monthly_incremental_config(trailing_months=12) -}}
+    {%- set months = monthly_incremental_months() -%}
 with
 
 lines as (
 
     select * from {{ ref('fct_contribution_lines') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
@@ -34,6 +41,65 @@ monthly as (
 
 ),
 
+-- the eleven months before the months rebuilt, as the table holds them
+earlier as (
+
+    {% if months %}
+        select
+            held.{{ dimension }},
+            held.month_start,
+            held.contribution,
+            false as is_rebuilt
+        from {{ this }} as held
+        where
+            {{ monthly_incremental_filter('held.month_start', months, history_months=11) }}
+            and not {{ monthly_incremental_filter('held.month_start', months) }}
+    {% else %}
+        select
+            null::text as {{ dimension }},
+            null::date as month_start,
+            null::numeric(18, 2) as contribution,
+            false as is_rebuilt
+        where false
+    {% endif %}
+
+),
+
+windowed as (
+
+    select
+        monthly.{{ dimension }},
+        monthly.month_start,
+        monthly.contribution,
+        true as is_rebuilt
+    from monthly
+
+    union all
+
+    select
+        earlier.{{ dimension }},
+        earlier.month_start,
+        earlier.contribution,
+        earlier.is_rebuilt
+    from earlier
+
+),
+
+trailing_sums as (
+
+    select
+        windowed.{{ dimension }},
+        windowed.month_start,
+        windowed.is_rebuilt,
+        sum(windowed.contribution) over (
+            partition by windowed.{{ dimension }}
+            order by windowed.month_start
+            range between interval '11 months' preceding and current row
+        ) as contribution_trailing_12m
+    from windowed
+
+),
+
 final as (
 
     select
@@ -45,12 +111,13 @@ final as (
         coalesce(monthly.expected_credit_loss, 0)::numeric(18, 2) as expected_credit_loss,
         monthly.contribution::numeric(18, 2) as contribution,
         monthly.customers::integer as customers,
-        sum(monthly.contribution) over (
-            partition by monthly.{{ dimension }}
-            order by monthly.month_start
-            range between interval '11 months' preceding and current row
-        )::numeric(18, 2) as contribution_trailing_12m
+        trailing_sums.contribution_trailing_12m::numeric(18, 2) as contribution_trailing_12m
     from monthly
+    inner join trailing_sums
+        on
+            monthly.{{ dimension }} = trailing_sums.{{ dimension }}
+            and monthly.month_start = trailing_sums.month_start
+            and trailing_sums.is_rebuilt
 
 )
 

@@ -7,13 +7,18 @@
         deposits: avg_balance x (ftp_rate - customer_rate) x days / 365
         loans:    avg_balance x (customer_rate - ftp_rate) x days / 365
     The customer rate is the account's own, else its product's; the term is
-    the account's, else its product's. NII is rounded to the cent.
+    the account's, else its product's. NII is rounded to the cent. Monthly
+    incremental (macro monthly_incremental).
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 balances as (
 
     select * from {{ ref('stg_core_banking__balances') }}
+    where {{ monthly_incremental_filter('balance_month', months) }}
 
 ),
 

@@ -14,13 +14,19 @@
       rm_contact           relationship-manager calls, visits and messages
       complaint_handling   complaints opened in the month
     An activity with no unit cost in the reference data costs nothing and is
-    kept with a null unit cost, so the gap is visible.
+    kept with a null unit cost, so the gap is visible. Monthly incremental
+    (macro monthly_incremental): transactions and account months are read
+    for the months rebuilt only.
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 months as (
 
     select * from {{ ref('int_finance__closed_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
@@ -33,12 +39,14 @@ accounts as (
 account_months as (
 
     select * from {{ ref('int_finance__account_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 transactions as (
 
     select * from {{ ref('fct_transactions') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
@@ -51,18 +59,21 @@ cards as (
 card_transactions as (
 
     select * from {{ ref('stg_cards__card_transactions') }}
+    where {{ monthly_incremental_filter("date_trunc('month', txn_ts)::date", months) }}
 
 ),
 
 interactions as (
 
     select * from {{ ref('stg_crm__interactions') }}
+    where {{ monthly_incremental_filter("date_trunc('month', interaction_ts)::date", months) }}
 
 ),
 
 complaints as (
 
     select * from {{ ref('stg_service__complaints') }}
+    where {{ monthly_incremental_filter("date_trunc('month', opened_at)::date", months) }}
 
 ),
 

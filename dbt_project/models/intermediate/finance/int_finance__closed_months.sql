@@ -3,24 +3,31 @@
     banking has published balances. Balances of a month arrive after its
     last day, so the month in progress is never here and no measure mixes a
     complete month of fees and costs with a missing month of interest.
+    Read from the load ledger (the months the balances batches touched), so
+    the incremental models ask it cheaply which months exist.
 -#}
+{{ config(materialized='table') }}
+
 with
 
-balances as (
+ledger as (
 
-    select * from {{ ref('stg_core_banking__balances') }}
+    select * from {{ ref('int_finance__load_batch_months') }}
 
 ),
 
 final as (
 
     select distinct
-        balances.balance_month as month_start,
-        (balances.balance_month + interval '1 month' - interval '1 day')::date as month_end,
+        ledger.month_start,
+        (ledger.month_start + interval '1 month' - interval '1 day')::date as month_end,
         extract(
-            day from balances.balance_month + interval '1 month' - interval '1 day'
+            day from ledger.month_start + interval '1 month' - interval '1 day'
         )::integer as days_in_month
-    from balances
+    from ledger
+    where
+        ledger.source_table = 'core_banking__balances'
+        and ledger.month_start is not null
 
 )
 

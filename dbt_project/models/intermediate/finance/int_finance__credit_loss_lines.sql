@@ -4,19 +4,25 @@
     month's end (core banking loan status), PD and LGD come from the loan's
     five-tier class (reference PD/LGD; the class is core banking's, else
     derived from days past due with the reference bounds), and the monthly
-    PD is 1 - (1 - annual PD)^(1/12). Rounded to the cent.
+    PD is 1 - (1 - annual PD)^(1/12). Rounded to the cent. Monthly
+    incremental (macro monthly_incremental).
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 months as (
 
     select * from {{ ref('int_finance__closed_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 loan_status as (
 
     select * from {{ ref('stg_core_banking__loan_status') }}
+    where {{ monthly_incremental_filter('status_month', months) }}
 
 ),
 

@@ -3,13 +3,18 @@
     (joined by the month's end, not closed before it starts), with who owns
     the customer that month: home branch, segment (the customer type until
     the ML segments exist) and the relationship manager assigned at the
-    month's end ('UNASSIGNED' if none).
+    month's end ('UNASSIGNED' if none). Monthly incremental (macro
+    monthly_incremental).
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 months as (
 
     select * from {{ ref('int_finance__closed_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 

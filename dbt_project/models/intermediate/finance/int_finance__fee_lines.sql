@@ -8,12 +8,18 @@
       insurance_commission premium x commission rate, booked in the month a
                            policy starts and in each month it is renewed (the
                            renewals come from the policy's version history)
+    Monthly incremental (macro monthly_incremental): the transactions are
+    read for the months rebuilt only (fct_transactions' month_start index).
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 months as (
 
     select * from {{ ref('int_finance__closed_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
@@ -32,6 +38,7 @@ customers as (
 transactions as (
 
     select * from {{ ref('fct_transactions') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 

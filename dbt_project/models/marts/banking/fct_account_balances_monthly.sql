@@ -3,13 +3,19 @@
     month's end: the day-weighted average balance, the month-end balance and
     the days the account was open, with the account's customer, product,
     product family and branch. Loan balances are outstanding amounts
-    (positive); current accounts may be overdrawn (negative).
+    (positive); current accounts may be overdrawn (negative). Monthly
+    incremental (macro monthly_incremental): a run rebuilds the months whose
+    balances changed.
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 balances as (
 
     select * from {{ ref('stg_core_banking__balances') }}
+    where {{ monthly_incremental_filter('balance_month', months) }}
 
 ),
 

@@ -4,12 +4,17 @@
     the class's PD and LGD and the month's expected credit loss, as
     contribution uses them (int_finance__credit_loss_lines), plus the
     borrower, product and branch, and whether the loan is past due.
+    Monthly incremental (macro monthly_incremental).
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 credit_losses as (
 
     select * from {{ ref('int_finance__credit_loss_lines') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 

@@ -13,43 +13,53 @@
         expected_credit_loss (-) per loan account
     Items that belong to no account or product (branch visits, RM contacts,
     complaints, commissions without a catalogue product) keep a null product
-    and roll up to the customer's home branch.
+    and roll up to the customer's home branch. Monthly incremental (macro
+    monthly_incremental): a run rebuilds the months whose inputs changed.
 -#}
+{{ monthly_incremental_config() }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 months as (
 
     select * from {{ ref('int_finance__closed_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 account_months as (
 
     select * from {{ ref('int_finance__account_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 fees as (
 
     select * from {{ ref('int_finance__fee_lines') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 activities as (
 
     select * from {{ ref('int_finance__activity_lines') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 credit_losses as (
 
     select * from {{ ref('int_finance__credit_loss_lines') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 owners as (
 
     select * from {{ ref('int_finance__customer_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 

@@ -8,12 +8,22 @@
     the month and the eleven before it (fewer at the start of the data:
     `months_in_trailing_12m` says how many); customers are ranked within the
     month by it, and their share is of the month's total.
+
+    Monthly incremental (macro monthly_incremental), trailing window of 12
+    months: a changed month rebuilds it and the eleven after it. The months
+    rebuilt are computed from the contribution lines; the trailing sums take
+    the earlier months' contribution from the table itself (one row per
+    customer and month, unchanged since they are not rebuilt).
 -#}
+{{ monthly_incremental_config(trailing_months=12) }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 owners as (
 
     select * from {{ ref('int_finance__customer_months') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
@@ -26,6 +36,7 @@ customers as (
 lines as (
 
     select * from {{ ref('fct_contribution_lines') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
@@ -90,21 +101,82 @@ contribution as (
 
 ),
 
+-- the eleven months before the months rebuilt, as the table holds them
+earlier as (
+
+    {% if months %}
+        select
+            held.customer_id,
+            held.month_start,
+            held.contribution,
+            false as is_rebuilt
+        from {{ this }} as held
+        where
+            {{ monthly_incremental_filter('held.month_start', months, history_months=11) }}
+            and not {{ monthly_incremental_filter('held.month_start', months) }}
+    {% else %}
+        select
+            null::bigint as customer_id,
+            null::date as month_start,
+            null::numeric(18, 2) as contribution,
+            false as is_rebuilt
+        where false
+    {% endif %}
+
+),
+
+windowed as (
+
+    select
+        contribution.customer_id,
+        contribution.month_start,
+        contribution.contribution,
+        true as is_rebuilt
+    from contribution
+
+    union all
+
+    select
+        earlier.customer_id,
+        earlier.month_start,
+        earlier.contribution,
+        earlier.is_rebuilt
+    from earlier
+
+),
+
+trailing_sums as (
+
+    select
+        windowed.customer_id,
+        windowed.month_start,
+        windowed.is_rebuilt,
+        sum(windowed.contribution) over (
+            partition by windowed.customer_id
+            order by windowed.month_start
+            range between interval '11 months' preceding and current row
+        ) as contribution_trailing_12m,
+        count(*) over (
+            partition by windowed.customer_id
+            order by windowed.month_start
+            range between interval '11 months' preceding and current row
+        ) as months_in_trailing_12m
+    from windowed
+
+),
+
 yearly as (
 
     select
         contribution.*,
-        sum(contribution.contribution) over (
-            partition by contribution.customer_id
-            order by contribution.month_start
-            range between interval '11 months' preceding and current row
-        ) as contribution_trailing_12m,
-        count(*) over (
-            partition by contribution.customer_id
-            order by contribution.month_start
-            range between interval '11 months' preceding and current row
-        ) as months_in_trailing_12m
+        trailing_sums.contribution_trailing_12m,
+        trailing_sums.months_in_trailing_12m
     from contribution
+    inner join trailing_sums
+        on
+            contribution.customer_id = trailing_sums.customer_id
+            and contribution.month_start = trailing_sums.month_start
+            and trailing_sums.is_rebuilt
 
 ),
 

@@ -10,12 +10,17 @@
         G = sum_i (2i - n - 1) * x_i / (n * sum_i x_i)
     0 = every customer contributes the same, (n - 1) / n = one customer makes
     it all; null when no customer has a positive contribution.
+    Monthly incremental (macro monthly_incremental), as the Pareto mart.
 -#}
+{{ monthly_incremental_config(trailing_months=12) }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 pareto as (
 
     select * from {{ ref('mart_contribution_pareto') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 

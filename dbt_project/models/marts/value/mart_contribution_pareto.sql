@@ -9,12 +9,19 @@
     above it make less than `pareto_share` (default 0.8) of the positive
     contribution and its own contribution is positive: the smallest set of
     customers that makes at least that share.
+    Monthly incremental (macro monthly_incremental): a month is rebuilt when
+    its trailing-12-month contributions may have changed (a changed month
+    and the eleven after it).
 -#}
+{{ monthly_incremental_config(trailing_months=12) }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 contribution as (
 
     select * from {{ ref('fct_customer_contribution_monthly') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 

@@ -17,31 +17,43 @@
       customer's non-loan accounts' average balances, stg balances) is above
       `potential_flow_to_balance`, with average monthly credits of at least
       `potential_min_monthly_credits` (CNY).
+
+    Monthly incremental (macro monthly_incremental): a month is rebuilt when
+    its trailing-12-month contributions may have changed; its trend window
+    reads the `potential_trend_months` months before it.
 -#}
 {%- set trend_months = var('potential_trend_months', 6) -%}
+{%- set trend_history = (trend_months | int) - 1 -%}
+{{ monthly_incremental_config(trailing_months=[12, trend_months | int] | max) }}
+{%- set months = monthly_incremental_months() %}
+
 with
 
 pareto as (
 
     select * from {{ ref('mart_contribution_pareto') }}
+    where {{ monthly_incremental_filter('month_start', months) }}
 
 ),
 
 contribution as (
 
     select * from {{ ref('fct_customer_contribution_monthly') }}
+    where {{ monthly_incremental_filter('month_start', months, history_months=trend_history) }}
 
 ),
 
 transactions as (
 
     select * from {{ ref('fct_transactions') }}
+    where {{ monthly_incremental_filter('month_start', months, history_months=trend_history) }}
 
 ),
 
 balances as (
 
     select * from {{ ref('stg_core_banking__balances') }}
+    where {{ monthly_incremental_filter('balance_month', months, history_months=trend_history) }}
 
 ),
 
