@@ -1,0 +1,1 @@
+select * from {{ source_or_empty('ml', 'current_customer_propensity') }}
