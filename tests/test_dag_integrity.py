@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from ingest.config import SYSTEMS, load_system
-from warehouse.settings import PROJECT_ROOT
+from warehouse.dbt import ensure_manifest
+from warehouse.settings import PROJECT_ROOT, Settings
+
+DBT_PRODUCER = "dbt.dbt_producer_watcher"
 
 
 @pytest.fixture(scope="module")
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
+    # As `crm run` does: dbt's manifest is ready before the DAGs are parsed.
+    ensure_manifest(Settings.from_env())
+    os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "120")
     return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
 
 
@@ -28,6 +36,10 @@ def test_every_dag_has_tags_owner_and_retries(dagbag) -> None:
         assert dag.tags, f"{dag_id} has no tags"
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id}: owner"
+            if task.task_id == DBT_PRODUCER:
+                # Cosmos skips a retried producer; the run is retried whole instead.
+                assert task.retries == 0, f"{dag_id}.{task.task_id}: retried build"
+                continue
             assert task.retries >= 1, f"{dag_id}.{task.task_id}: no retries"
 
 
@@ -60,10 +72,15 @@ def test_pipeline_loads_every_entity_before_dbt_and_core_before_the_rest(dagbag)
         first = next(iter(load_system(system).entities))
         upstream = _ancestors(dag, f"ingest_{system}.load_{first}")
         assert "ingest_core_banking.load_customers" in upstream, system
+    assert "source_freshness" in before_dbt
     assert dag.get_task("dbt_build").trigger_rule == "none_failed"
     assert _ancestors(dag, "quality_gate") >= {"dbt_build", "prepare_source"}
+    assert [o.uri for o in dag.get_task("quality_gate").outlets] == [
+        "postgres://warehouse/marts/mart_customer_balances"
+    ], "the marts are published when the gate passes"
     assert dag.get_task("label_segments").upstream_task_ids == {"quality_gate"}
-    assert dag.get_task("summary").upstream_task_ids == {"label_segments"}
+    assert dag.get_task("refresh_labelled_marts").upstream_task_ids == {"label_segments"}
+    assert dag.get_task("summary").upstream_task_ids == {"refresh_labelled_marts"}
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
@@ -89,7 +106,7 @@ def test_one_ingest_dag_per_system_with_a_task_and_asset_per_entity(dagbag, syst
 def test_dag_files_parse_without_heavy_imports() -> None:
     code = (
         "import sys, runpy\n"
-        "for name in ('crm_pipeline', 'ingest_sources'):\n"
+        "for name in ('crm_pipeline', 'ingest_sources', 'warehouse_build'):\n"
         f"    runpy.run_path(r'{PROJECT_ROOT / 'dags'}/' + name + '.py')\n"
         "heavy = ('pandas', 'psycopg', 'dbt', 'sklearn', 'pyarrow', 'great_expectations')\n"
         "print('HEAVY:' + ','.join(m for m in heavy if m in sys.modules))"
@@ -99,3 +116,19 @@ def test_dag_files_parse_without_heavy_imports() -> None:
     )
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("HEAVY:"))
     assert line == "HEAVY:", f"DAG files import {line[6:]} at parse time"
+
+
+def test_dbt_runs_as_one_build_with_a_task_per_model(dagbag) -> None:
+    dag = dagbag.dags["warehouse_build"]
+    manifest = json.loads(ensure_manifest(Settings.from_env()).read_text())
+    nodes = manifest["nodes"].values()
+    models = {n["name"] for n in nodes if n["resource_type"] == "model"}
+    tasks = {t.task_id: t for t in dag.tasks if t.task_id.startswith("dbt.")}
+    assert {tid.split(".")[1] for tid in tasks if tid.endswith(".run")} == models
+    producer = tasks[DBT_PRODUCER]
+    # One dbt build runs every model; each model's task follows it and its parents.
+    assert all(DBT_PRODUCER in _ancestors(dag, tid) for tid in tasks if tid != DBT_PRODUCER)
+    ancestors = _ancestors(dag, "dbt.fct_customer_contribution_monthly.run")
+    assert "dbt.fct_contribution_lines.run" in ancestors
+    assert "dbt.fct_contribution_lines.test" in ancestors, "tests gate the models after them"
+    assert producer.trigger_rule == "all_success"

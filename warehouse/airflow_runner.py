@@ -123,9 +123,17 @@ class DagTestResult:
 
 
 def dags_test(
-    settings: Settings, dag_id: str, logical_date: str, echo: Callable[[str], None] = print
+    settings: Settings,
+    dag_id: str,
+    logical_date: str,
+    echo: Callable[[str], None] = print,
+    conf: dict[str, object] | None = None,
 ) -> DagTestResult:
     """Run one DAG run in process (``airflow dags test``), echoing task starts and ends."""
+    from warehouse.dbt import ensure_manifest
+
+    # Parsed here, so that parsing the DAGs (with its import timeout) only reads the file.
+    ensure_manifest(settings)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"{dag_id}-{logical_date}.log"
     done: list[str] = []
@@ -140,8 +148,9 @@ def dags_test(
                 done.append(task_id)
             echo(f"  [{elapsed:6.1f}s] {'start' if event == 'starting' else 'done '} {task_id}")
 
+    extra = ("--conf", json.dumps(conf)) if conf else ()
     code, lines = run_airflow(
-        settings, "dags", "test", dag_id, logical_date, log_file=log_file, on_line=on_line
+        settings, "dags", "test", dag_id, logical_date, *extra, log_file=log_file, on_line=on_line
     )
     succeeded = code == 0 and any("state=success" in ln for ln in lines[-20:])
     if not succeeded:

@@ -338,10 +338,12 @@ def airflow_cmd(
     """Start Airflow (api-server with UI, scheduler, dag-processor, triggerer) in foreground."""
     from warehouse.airflow_runner import airflow_executable, migrate_metadata
     from warehouse.bootstrap import ensure_ready
+    from warehouse.dbt import ensure_manifest
 
     settings = _settings()
     ensure_ready(settings)
     migrate_metadata(settings)
+    ensure_manifest(settings)
     env = settings.child_env({"AIRFLOW__API__HOST": "127.0.0.1"})
     if port:
         env["AIRFLOW__API__PORT"] = str(port)
