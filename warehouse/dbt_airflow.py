@@ -42,7 +42,7 @@ def dbt_build_group(group_id: str = "dbt", conn_id: str = WAREHOUSE_CONN_ID, **k
         ProjectConfig,
         RenderConfig,
     )
-    from cosmos.constants import ExecutionMode, LoadMode
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
     settings = get_settings()
     group = DbtTaskGroup(
@@ -57,7 +57,11 @@ def dbt_build_group(group_id: str = "dbt", conn_id: str = WAREHOUSE_CONN_ID, **k
             target_name=DBT_TARGET,
             profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
         ),
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER),
+        # dbt in its own process: in the task's process its per-node status callbacks
+        # share the interpreter with the build (demo: 203 s in process, 49 s here, 35 s plain).
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS
+        ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, emit_datasets=False),
         operator_args={
             # dbt writes into Cosmos' copy of the project (it reads the compiled SQL back).
