@@ -13,6 +13,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, TaskGroup, dag, task
 
 from ingest.airflow_tasks import system_loads
 from ingest.config import SYSTEMS, load_system
+from warehouse.dbt_airflow import dbt_build_group
 
 WAREHOUSE = "warehouse"
 CORE_BANKING = "core_banking"
@@ -28,7 +29,7 @@ SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
     start_date=pendulum.datetime(1990, 1, 1, tz="UTC"),  # any business day can be run
     catchup=False,
     max_active_runs=1,
-    tags=["pipeline", "skeleton"],
+    tags=["pipeline"],
     default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1)},
 )
 def crm_pipeline():
@@ -53,16 +54,9 @@ def crm_pipeline():
         results = check_source_freshness(airflow_connection_url(WAREHOUSE), get_settings())
         return {r.source: r.status for r in results}
 
-    # One `dbt build` of the whole project. The per-model view of the same build is the DAG
-    # warehouse_build (astronomer-cosmos); under `airflow dags test` its per-model status
-    # pushes cost several times the build itself, so the daily pipeline keeps one task.
-    @task(trigger_rule="none_failed")
-    def dbt_build() -> None:
-        from warehouse.db import airflow_connection_url
-        from warehouse.dbt import run_dbt
-        from warehouse.settings import get_settings
-
-        run_dbt(["build"], airflow_connection_url(WAREHOUSE), get_settings())
+    # The whole dbt project, a task per model and per model's tests (astronomer-cosmos in
+    # watcher mode: one `dbt build`, each model's task shows that model's result and log).
+    build = dbt_build_group(group_id="dbt_build", producer_trigger_rule="none_failed")
 
     # The marts are published (their Asset updated) only when the gate passes.
     @task(outlets=[MART_ASSET])
@@ -105,7 +99,6 @@ def crm_pipeline():
         print(render(built))  # noqa: T201 - the task log is where engineers read it
 
     prepared = prepare_source()
-    build = dbt_build()
     fresh = source_freshness()
     fresh >> build
     groups = {}

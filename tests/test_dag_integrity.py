@@ -11,9 +11,12 @@ import pytest
 
 from ingest.config import SYSTEMS, load_system
 from warehouse.dbt import ensure_manifest
+from warehouse.dbt_airflow import PRODUCER_SUFFIX
 from warehouse.settings import PROJECT_ROOT, Settings
 
-DBT_PRODUCER = "dbt.dbt_producer_watcher"
+# The Cosmos group building the dbt project, per DAG.
+DBT_GROUPS = {"crm_pipeline": "dbt_build", "warehouse_build": "dbt"}
+PIPELINE_PRODUCER = "dbt_build" + PRODUCER_SUFFIX
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def test_every_dag_has_tags_owner_and_retries(dagbag) -> None:
         assert dag.tags, f"{dag_id} has no tags"
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id}: owner"
-            if task.task_id == DBT_PRODUCER:
+            if task.task_id.endswith(PRODUCER_SUFFIX):
                 # Cosmos skips a retried producer; the run is retried whole instead.
                 assert task.retries == 0, f"{dag_id}.{task.task_id}: retried build"
                 continue
@@ -64,7 +67,7 @@ def _ancestors(dag, task_id: str) -> set[str]:
 
 def test_pipeline_loads_every_entity_before_dbt_and_core_before_the_rest(dagbag) -> None:
     dag = dagbag.dags["crm_pipeline"]
-    before_dbt = _ancestors(dag, "dbt_build")
+    before_dbt = _ancestors(dag, PIPELINE_PRODUCER)
     for system in SYSTEMS:
         for entity in load_system(system).entities:
             assert f"ingest_{system}.load_{entity}" in before_dbt, (system, entity)
@@ -73,8 +76,13 @@ def test_pipeline_loads_every_entity_before_dbt_and_core_before_the_rest(dagbag)
         upstream = _ancestors(dag, f"ingest_{system}.load_{first}")
         assert "ingest_core_banking.load_customers" in upstream, system
     assert "source_freshness" in before_dbt
-    assert dag.get_task("dbt_build").trigger_rule == "none_failed"
-    assert _ancestors(dag, "quality_gate") >= {"dbt_build", "prepare_source"}
+    assert dag.get_task(PIPELINE_PRODUCER).trigger_rule == "none_failed"
+    assert _ancestors(dag, "quality_gate") >= {
+        PIPELINE_PRODUCER,
+        "dbt_build.mart_customer_balances.run",
+        "dbt_build.mart_customer_balances.test",
+        "prepare_source",
+    }
     assert [o.uri for o in dag.get_task("quality_gate").outlets] == [
         "postgres://warehouse/marts/mart_customer_balances"
     ], "the marts are published when the gate passes"
@@ -118,17 +126,18 @@ def test_dag_files_parse_without_heavy_imports() -> None:
     assert line == "HEAVY:", f"DAG files import {line[6:]} at parse time"
 
 
-def test_dbt_runs_as_one_build_with_a_task_per_model(dagbag) -> None:
-    dag = dagbag.dags["warehouse_build"]
+@pytest.mark.parametrize(("dag_id", "group"), DBT_GROUPS.items())
+def test_dbt_runs_as_one_build_with_a_task_per_model(dagbag, dag_id, group) -> None:
+    dag = dagbag.dags[dag_id]
     manifest = json.loads(ensure_manifest(Settings.from_env()).read_text())
     nodes = manifest["nodes"].values()
     models = {n["name"] for n in nodes if n["resource_type"] == "model"}
-    tasks = {t.task_id: t for t in dag.tasks if t.task_id.startswith("dbt.")}
+    tasks = {t.task_id: t for t in dag.tasks if t.task_id.startswith(f"{group}.")}
     assert {tid.split(".")[1] for tid in tasks if tid.endswith(".run")} == models
-    producer = tasks[DBT_PRODUCER]
+    producer_id = group + PRODUCER_SUFFIX
     # One dbt build runs every model; each model's task follows it and its parents.
-    assert all(DBT_PRODUCER in _ancestors(dag, tid) for tid in tasks if tid != DBT_PRODUCER)
-    ancestors = _ancestors(dag, "dbt.fct_customer_contribution_monthly.run")
-    assert "dbt.fct_contribution_lines.run" in ancestors
-    assert "dbt.fct_contribution_lines.test" in ancestors, "tests gate the models after them"
-    assert producer.trigger_rule == "all_success"
+    assert all(producer_id in _ancestors(dag, tid) for tid in tasks if tid != producer_id)
+    assert tasks[producer_id].retries == 0
+    ancestors = _ancestors(dag, f"{group}.fct_customer_contribution_monthly.run")
+    assert f"{group}.fct_contribution_lines.run" in ancestors
+    assert f"{group}.fct_contribution_lines.test" in ancestors, "tests gate the models after them"

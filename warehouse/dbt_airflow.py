@@ -33,8 +33,14 @@ def connection_env(conn_id: str) -> dict[str, str]:
     return {name: f"{{{{ conn.{conn_id}.{field} }}}}" for name, field in fields.items()}
 
 
-def dbt_build_group(group_id: str = "dbt", conn_id: str = WAREHOUSE_CONN_ID, **kwargs: Any):
-    """A Cosmos task group building the whole dbt project against ``conn_id``."""
+def dbt_build_group(
+    group_id: str = "dbt",
+    conn_id: str = WAREHOUSE_CONN_ID,
+    producer_trigger_rule: str = "all_success",
+    **kwargs: Any,
+):
+    """A Cosmos task group building the whole dbt project against ``conn_id``; the build
+    starts when its upstream tasks meet ``producer_trigger_rule``."""
     from cosmos import (
         DbtTaskGroup,
         ExecutionConfig,
@@ -76,11 +82,11 @@ def dbt_build_group(group_id: str = "dbt", conn_id: str = WAREHOUSE_CONN_ID, **k
         },
         **kwargs,
     )
-    _follow_the_producer(group)
+    _follow_the_producer(group, producer_trigger_rule)
     return group
 
 
-def _follow_the_producer(group) -> None:
+def _follow_the_producer(group, trigger_rule: str) -> None:
     """Start the models' tasks once the single `dbt build` has finished.
 
     Cosmos starts them beside the build, each waiting (deferred) for its model's result;
@@ -92,6 +98,7 @@ def _follow_the_producer(group) -> None:
     # A second attempt of the producer is skipped by Cosmos, and each model's task would then
     # run its model alone: fail the build at once instead and let the run be retried whole.
     producer.retries = 0
+    producer.trigger_rule = trigger_rule
     for task in group:
         if task is producer or task.task_id.endswith(PRODUCER_DONE_SUFFIX):
             continue

@@ -44,24 +44,7 @@ monthly as (
 -- the eleven months before the months rebuilt, as the table holds them
 earlier as (
 
-    {% if months %}
-        select
-            held.{{ dimension }},
-            held.month_start,
-            held.contribution,
-            false as is_rebuilt
-        from {{ this }} as held
-        where
-            {{ monthly_incremental_filter('held.month_start', months, history_months=11) }}
-            and not {{ monthly_incremental_filter('held.month_start', months) }}
-    {% else %}
-        select
-            null::text as {{ dimension }},
-            null::date as month_start,
-            null::numeric(18, 2) as contribution,
-            false as is_rebuilt
-        where false
-    {% endif %}
+    {{ monthly_incremental_held_contribution(months, dimension, 'text') }}
 
 ),
 

@@ -195,15 +195,15 @@ select 1 as planner_unchanged
 
 
 {% macro get_where_subquery(relation) -%}
-{#- dbt's own (a test's `where` config), plus: a test of a monthly incremental
-    model built in this same run checks the months the run rebuilt only (the
-    others were checked when they were built and have not changed) -#}
+{#- dbt's own (a test's `where` config), plus: a test of an incremental model
+    built in part by this same run checks the rows the run wrote only (the
+    others were checked when they were written and have not changed) -#}
 {%- set conditions = [] -%}
 {%- set where = config.get('where', '') -%}
 {%- if where -%}
 {%- do conditions.append('(' ~ where ~ ')') -%}
 {%- endif -%}
-{%- set scope = monthly_incremental_test_scope(relation) -%}
+{%- set scope = incremental_test_scope(relation) -%}
 {%- if scope -%}
 {%- do conditions.append(scope) -%}
 {%- endif -%}
@@ -217,34 +217,73 @@ select 1 as planner_unchanged
 {%- endmacro %}
 
 
-{% macro monthly_incremental_test_scope(relation) -%}
-{#- `month_start in (...)` when `relation` is a monthly incremental model
-    that this run rebuilt in part; '' otherwise (the whole table is tested) -#}
+{% macro incremental_test_scope(relation) -%}
+{#- The rows this run wrote when `relation` is an incremental model that this
+    run built in part: `month_start in (...)` for a monthly incremental model,
+    `batch_id > <newest batch held before>` for a batch incremental one; ''
+    otherwise (the whole table is tested) -#}
 {%- if not execute or relation is string or relation.identifier is not defined -%}
 {{- return('') -}}
 {%- endif -%}
-{%- set monthly = [] -%}
+{%- set found_nodes = [] -%}
 {%- for node in graph.nodes.values()
 if node.resource_type == 'model'
-and node.config.get('monthly_trailing_months') is not none
 and (node.alias or node.name) == relation.identifier
 and node.schema == relation.schema -%}
-{%- do monthly.append(node) -%}
+{%- do found_nodes.append(node) -%}
 {%- endfor -%}
-{%- if monthly | length != 1 -%}
+{%- if found_nodes | length != 1 -%}
+{{- return('') -}}
+{%- endif -%}
+{%- set node_config = found_nodes[0].config -%}
+{%- if node_config.get('monthly_trailing_months') is not none -%}
+{%- set kind = 'monthly_incremental' -%}
+{%- elif node_config.get('batch_incremental') -%}
+{%- set kind = 'batch_incremental' -%}
+{%- else -%}
 {{- return('') -}}
 {%- endif -%}
 {%- set found = run_query(
 "select obj_description(to_regclass('" ~ relation ~ "'), 'pg_class')"
 ) -%}
 {%- set text = found.columns[0].values()[0] if found and found.rows | length else none -%}
-{%- if not (text and text.startswith('{"monthly_incremental"')) -%}
+{%- if not (text and text.startswith('{"' ~ kind ~ '"')) -%}
 {{- return('') -}}
 {%- endif -%}
-{%- set state = fromjson(text)['monthly_incremental'] -%}
-{%- if state.recorded_through != (monthly_incremental_run_stamp() | string)
-or state.rebuilt is string -%}
+{%- set state = fromjson(text)[kind] -%}
+{%- if state.recorded_through != (monthly_incremental_run_stamp() | string) -%}
+{{- return('') -}}
+{%- endif -%}
+{%- if kind == 'batch_incremental' -%}
+{{- return('batch_id > ' ~ (state.after_batch | int)) -}}
+{%- endif -%}
+{%- if state.rebuilt is string -%}
 {{- return('') -}}
 {%- endif -%}
 {{- return(monthly_incremental_filter('month_start', state.rebuilt)) -}}
+{%- endmacro %}
+
+
+{% macro monthly_incremental_held_contribution(months, key_column, key_type, history_months=11) -%}
+{#- The contribution this table already holds for the months of a trailing
+    window before the months rebuilt (`is_rebuilt` false), as the window's
+    earlier rows; an empty typed relation in a full build. -#}
+{%- if months %}
+select
+    held.{{ key_column }},
+    held.month_start,
+    held.contribution,
+    false as is_rebuilt
+from {{ this }} as held
+where
+    {{ monthly_incremental_filter('held.month_start', months, history_months=history_months) }}
+    and not {{ monthly_incremental_filter('held.month_start', months) }}
+{%- else %}
+select
+    null::{{ key_type }} as {{ key_column }},
+    null::date as month_start,
+    null::numeric(18, 2) as contribution,
+    false as is_rebuilt
+where false
+{%- endif %}
 {%- endmacro %}

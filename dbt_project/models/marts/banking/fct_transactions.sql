@@ -1,89 +1,20 @@
 {#-
     Core banking transactions, one row per transaction in its latest
     version, with the account's customer, product and branch. Incremental:
-    a run reads only the raw batches landed since the newest batch already
-    here (through base_core_banking__transactions, where the filter reaches
-    the raw table), ranks those versions together with the rows already held
-    for the same transactions, and replaces them: the same rule as the
-    staging model, so a day-by-day build and a full refresh agree.
+    a run takes the transactions staging wrote since the newest batch here
+    (a re-delivered transaction comes back with its new batch) and replaces
+    them, so a day-by-day build and a full refresh agree.
 -#}
 {{
-    config(
-        materialized='incremental',
-        unique_key='txn_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['txn_id'], 'unique': True},
-            {'columns': ['month_start']},
-        ],
-    )
+    batch_incremental_config(['txn_id'], indexes=[{'columns': ['month_start']}])
 }}
 
 with
 
-new_versions as (
-
-    select * from {{ ref('base_core_banking__transactions') }}
-    {% if is_incremental() %}
-        where
-            _batch_id > (
-                select coalesce(max(held.batch_id), 0) as newest_batch_id
-                from {{ this }} as held
-            )
-    {% endif %}
-
-),
-
-candidates as (
-
-    select
-        txn_id,
-        account_id,
-        channel,
-        txn_type,
-        direction,
-        counterparty_bank,
-        amount,
-        fee_amount,
-        balance_after,
-        txn_ts,
-        updated_at,
-        cross_border,
-        _batch_id,
-        _source_row
-    from new_versions
-
-    {% if is_incremental() %}
-        union all
-
-        select
-            held.txn_id,
-            held.account_id,
-            held.channel,
-            held.txn_type,
-            held.direction,
-            held.counterparty_bank,
-            held.amount,
-            held.fee_amount,
-            held.balance_after,
-            held.txn_ts,
-            held.updated_at,
-            held.cross_border,
-            held.batch_id as _batch_id,
-            held.source_row as _source_row
-        from {{ this }} as held
-        where held.txn_id in (select new_versions.txn_id from new_versions)
-    {% endif %}
-
-),
-
 latest as (
 
-    select
-        *,
-        {{ latest_version_rank(['txn_id']) }} as version_rank
-    from candidates
+    select * from {{ ref('stg_core_banking__transactions') }}
+    where {{ batch_incremental_newer('batch_id') }}
 
 ),
 
@@ -116,12 +47,11 @@ final as (
         latest.counterparty_bank,
         latest.cross_border,
         latest.updated_at,
-        latest._batch_id as batch_id,
-        latest._source_row as source_row
+        latest.batch_id,
+        latest.source_row
     from latest
     left join accounts
         on latest.account_id = accounts.account_id
-    where latest.version_rank = 1
 
 )
 
