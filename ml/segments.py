@@ -7,7 +7,6 @@ from run to run. Re-running a month replaces that month's labels for the model v
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +20,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from ml.features import fingerprint
 from warehouse.db import connect
 from warehouse.log import get_logger
 
@@ -57,11 +57,6 @@ def read_features(url: str, table: tuple[str, str] = FEATURES_TABLE) -> pd.DataF
         columns = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=columns)
     return frame.set_index("customer_id")
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:32]
 
 
 def _signed_log1p(values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+-- One row per customer with a lifecycle row in the as-of month (%(as_of_month)s, first
+-- day of a closed month): what the marts knew at the end of that month, nothing later.
+with
+
+params as (
+
+    select
+        %(as_of_month)s::date as as_of_month,
+        (%(as_of_month)s::date + interval '1 month' - interval '1 day')::date as month_end
+
+),
+
+lifecycle as (
+
+    select lifecycle.*
+    from marts.mart_customer_lifecycle_monthly as lifecycle
+    inner join params on lifecycle.month_start = params.as_of_month
+
+),
+
+contribution as (
+
+    select
+        contribution.customer_id,
+        contribution.contribution,
+        contribution.contribution_trailing_12m
+    from marts.fct_customer_contribution_monthly as contribution
+    inner join params on contribution.month_start = params.as_of_month
+
+),
+
+depth as (
+
+    select depth.*
+    from marts.mart_customer_product_depth_monthly as depth
+    inner join params on depth.month_start = params.as_of_month
+
+),
+
+balances as (
+
+    select
+        balances.customer_id,
+        sum(balances.end_balance) filter (where balances.product_family = 'loan')
+            as loan_balance,
+        sum(balances.avg_balance) filter (where balances.product_family = 'deposit')
+            as deposit_avg_balance
+    from marts.fct_account_balances_monthly as balances
+    inner join params on balances.month_start = params.as_of_month
+    group by balances.customer_id
+
+),
+
+transactions as (
+
+    select
+        transactions.customer_id,
+        count(*) as txns_3m,
+        sum(transactions.amount) filter (where transactions.direction = 'C') as credits_3m,
+        sum(transactions.amount) filter (where transactions.direction = 'D') as debits_3m,
+        avg((transactions.channel in ('mobile', 'online'))::int) as digital_share_3m,
+        count(distinct transactions.month_start) as active_months_3m
+    from marts.fct_transactions as transactions
+    inner join params
+        on
+            transactions.month_start > params.as_of_month - interval '3 months'
+            and transactions.month_start <= params.as_of_month
+    where transactions.txn_type not in ('interest', 'statement_fee', 'penalty_interest')
+    group by transactions.customer_id
+
+),
+
+complaints as (
+
+    select
+        complaints.customer_id,
+        count(*) as complaints_12m
+    from marts.fct_complaints as complaints
+    inner join params
+        on
+            complaints.opened_month > params.as_of_month - interval '12 months'
+            and complaints.opened_month <= params.as_of_month
+    group by complaints.customer_id
+
+),
+
+profile as (
+
+    select
+        customers.customer_id,
+        customers.customer_type,
+        customers.gender,
+        customers.birth_date
+    from marts.mart_customer_balances as customers
+
+)
+
+select
+    lifecycle.customer_id,
+    params.as_of_month,
+    lifecycle.lifecycle_stage as rule_stage,
+    lifecycle.segment,
+    lifecycle.branch_code,
+    profile.customer_type,
+    profile.gender,
+    extract(year from age(params.month_end, profile.birth_date))::float8 as age_years,
+    lifecycle.months_since_first_product::float8 as tenure_months,
+    coalesce(lifecycle.open_accounts_at_end, 0)::float8 as open_accounts,
+    coalesce(depth.product_depth, 0)::float8 as product_depth,
+    coalesce(depth.has_wealth, false) as has_wealth,
+    coalesce(depth.has_insurance, false) as has_insurance,
+    coalesce(contribution.contribution, 0)::float8 as contribution,
+    coalesce(contribution.contribution_trailing_12m, 0)::float8 as contribution_t12m,
+    coalesce(lifecycle.deposits_month_end, 0)::float8 as deposit_balance,
+    coalesce(balances.deposit_avg_balance, 0)::float8 as deposit_avg_balance,
+    coalesce(lifecycle.deposits_trailing_avg, 0)::float8 as deposit_trailing_avg,
+    coalesce(balances.loan_balance, 0)::float8 as loan_balance,
+    coalesce(lifecycle.customer_txns, 0)::float8 as txns_month,
+    coalesce(lifecycle.customer_txns_trailing_avg, 0)::float8 as txns_trailing_avg,
+    coalesce(transactions.txns_3m, 0)::float8 as txns_3m,
+    coalesce(transactions.credits_3m, 0)::float8 as credits_3m,
+    coalesce(transactions.debits_3m, 0)::float8 as debits_3m,
+    transactions.digital_share_3m::float8 as digital_share_3m,
+    coalesce(transactions.active_months_3m, 0)::float8 as active_months_3m,
+    lifecycle.days_since_last_customer_txn::float8 as days_since_last_txn,
+    coalesce(complaints.complaints_12m, 0)::float8 as complaints_12m
+from lifecycle
+cross join params
+left join contribution on lifecycle.customer_id = contribution.customer_id
+left join depth on lifecycle.customer_id = depth.customer_id
+left join balances on lifecycle.customer_id = balances.customer_id
+left join transactions on lifecycle.customer_id = transactions.customer_id
+left join complaints on lifecycle.customer_id = complaints.customer_id
+left join profile on lifecycle.customer_id = profile.customer_id
+order by lifecycle.customer_id
