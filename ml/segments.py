@@ -14,13 +14,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 from psycopg import sql
-from psycopg.types.json import Jsonb
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from ml.features import fingerprint
+from ml.writeback import finish_run, replace_labels, start_run
 from warehouse.db import connect
 from warehouse.log import get_logger
 
@@ -108,41 +108,39 @@ def label_customers(
         "algorithm": "kmeans",
     }
     with connect(url) as conn, conn.transaction():
-        run_id = conn.execute(
-            "insert into ml.model_runs (model_name, model_version, as_of_month, params,"
-            " metrics, data_fingerprint, rows_scored) values (%s, %s, %s, %s, %s, %s, %s)"
-            " returning model_run_id",
-            (
-                MODEL_NAME,
-                MODEL_VERSION,
-                as_of_month,
-                Jsonb(params),
-                Jsonb({"n_segments": k, "silhouette": round(score, 4), "sizes": sizes}),
-                fingerprint(features[FEATURES]),
-                len(labels),
-            ),
-        ).fetchone()[0]
-        conn.execute(
-            "delete from ml.customer_segments where as_of_month = %s and model_version = %s",
-            (as_of_month, MODEL_VERSION),
+        run_id = start_run(
+            conn, MODEL_NAME, MODEL_VERSION, as_of_month, params, fingerprint(features[FEATURES])
         )
-        with conn.cursor().copy(
-            "copy ml.customer_segments (customer_id, as_of_month, model_version, segment_id,"
-            " segment_name, model_run_id) from stdin"
-        ) as copy:
-            for customer_id, segment in labels.items():
-                copy.write_row(
-                    (
-                        int(customer_id),
-                        as_of_month,
-                        MODEL_VERSION,
-                        int(segment),
-                        SEGMENT_NAMES[int(segment)],
-                        run_id,
-                    )
+        replace_labels(
+            conn,
+            "customer_segments",
+            [
+                "customer_id",
+                "as_of_month",
+                "model_version",
+                "segment_id",
+                "segment_name",
+                "model_run_id",
+            ],
+            (
+                (
+                    int(customer_id),
+                    as_of_month,
+                    MODEL_VERSION,
+                    int(segment),
+                    SEGMENT_NAMES[int(segment)],
+                    run_id,
                 )
-        conn.execute(
-            "update ml.model_runs set finished_at = now() where model_run_id = %s", (run_id,)
+                for customer_id, segment in labels.items()
+            ),
+            as_of_month,
+            MODEL_VERSION,
+        )
+        finish_run(
+            conn,
+            run_id,
+            {"n_segments": k, "silhouette": round(score, 4), "sizes": sizes},
+            len(labels),
         )
     log.info(
         "labelled %d customers into %d segments (silhouette %.3f): %s",
