@@ -67,15 +67,15 @@ def crm_pipeline():
         result = run_gate("mart_customer_balances", airflow_connection_url(WAREHOUSE), run_id)
         return {"success": result.success, "evaluated": result.evaluated}
 
+    # Labels describe the last closed month the marts hold on the run's business day.
     @task(outlets=[SEGMENTS_ASSET])
     def label_segments(logical_date=None) -> dict[str, object]:
-        from ingest.intervals import month_start
-        from ml.segments import label_customers
+        from ml.segments import label_customers, latest_closed_month
         from warehouse.db import airflow_connection_url
 
-        month = month_start(logical_date)
-        run = label_customers(airflow_connection_url(WAREHOUSE), month)
-        return {"model_run_id": run.model_run_id, "segments": run.sizes}
+        url = airflow_connection_url(WAREHOUSE)
+        run = label_customers(url, latest_closed_month(url, logical_date.date()))
+        return {"model_run_id": run.model_run_id, "segments": run.sizes, "alerts": run.alerts}
 
     # The marts that join ML labels read them again once this run's labels are written.
     @task

@@ -1,4 +1,5 @@
-"""Value segments: deterministic, ordered by value, written back without duplicates."""
+"""Value segments and RFM: deterministic, named by value, names kept across runs, written
+back without duplicates, stability and drift recorded."""
 
 from __future__ import annotations
 
@@ -8,32 +9,66 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.segments import MODEL_VERSION, SEGMENT_NAMES, fit_segments, label_customers
+from ml.segments import (
+    FEATURES,
+    MODEL_NAME,
+    MODEL_VERSION,
+    SEGMENT_NAMES,
+    VALUE_FEATURES,
+    design_matrix,
+    fit_segments,
+    label_customers,
+    rfm_scores,
+)
 from warehouse.db import connect
 
 
-def _features(n: int = 400, seed: int = 3) -> pd.DataFrame:
+def _features(n: int = 600, seed: int = 3, shift: float = 0.0) -> pd.DataFrame:
+    """Three kinds of customer: affluent, everyday and barely active, plus noise."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame(
+    kind = rng.choice([0, 1, 2], size=n, p=[0.15, 0.55, 0.30])
+    scale = np.array([40000.0, 4000.0, 300.0])[kind]
+    frame = pd.DataFrame(
         {
-            "deposit_balance": rng.lognormal(9, 1.5, n),
-            "loan_balance": np.where(rng.random(n) < 0.2, rng.lognormal(11, 1, n), 0.0),
-            "n_products": rng.integers(0, 4, n),
-            "n_accounts": rng.integers(0, 5, n),
+            "contribution_t12m": scale * 0.05 * rng.lognormal(shift, 0.3, n),
+            "deposit_balance": scale * rng.lognormal(shift, 0.3, n),
+            "loan_balance": np.where(kind == 0, scale * 3 * rng.lognormal(0, 0.3, n), 0.0),
+            "product_depth": np.array([5.0, 3.0, 1.0])[kind] + rng.integers(0, 2, n),
+            "txns_3m": np.array([60.0, 30.0, 2.0])[kind] * rng.lognormal(0, 0.2, n),
+            "days_since_last_txn": np.array([2.0, 4.0, 60.0])[kind] * rng.lognormal(0, 0.3, n),
+            "digital_share_3m": np.clip(rng.normal(0.5, 0.2, n), 0, 1),
+            "age_years": rng.integers(20, 80, n).astype(float),
+            "tenure_months": rng.integers(1, 120, n).astype(float),
         },
         index=pd.RangeIndex(1, n + 1, name="customer_id"),
     )
+    frame.loc[frame.index[::50], "days_since_last_txn"] = np.nan
+    return frame
 
 
-def test_segments_are_deterministic_and_ranked_by_value() -> None:
+def test_segments_are_deterministic_and_named_in_order_of_value() -> None:
     features = _features()
-    labels_a, k_a, score_a = fit_segments(features)
-    labels_b, k_b, score_b = fit_segments(features)
-    assert (labels_a == labels_b).all() and k_a == k_b and score_a == score_b
-    assert 3 <= k_a <= 6 and sorted(labels_a.unique()) == list(range(k_a))
-    size = features["deposit_balance"] + features["loan_balance"]
-    means = size.groupby(labels_a).mean()
-    assert list(means.index[np.argsort(-means.to_numpy())]) == list(range(k_a))
+    first, second = fit_segments(features), fit_segments(features)
+    assert first.labels.equals(second.labels) and first.n_segments == second.n_segments
+    assert 3 <= first.n_segments <= 6
+    names = list(first.centroids)
+    assert sorted(names, key=SEGMENT_NAMES.index) == SEGMENT_NAMES[: first.n_segments]
+    design = design_matrix(features)
+    value = design[VALUE_FEATURES].rank(pct=True).sum(axis=1).groupby(first.labels).mean()
+    order = [n for n in SEGMENT_NAMES if n in value.index]
+    assert value[order[0]] == value.max() and value[order[-1]] == value.min()
+
+
+def test_a_retrain_keeps_the_names_with_the_same_customers() -> None:
+    first = fit_segments(_features(seed=3))
+    # The next month: the same customers, slightly richer, slightly different noise.
+    later = _features(seed=3, shift=0.05)
+    refit = fit_segments(later, previous=first.centroids)
+    assert refit.matched_previous and refit.n_segments == first.n_segments
+    agreement = (refit.labels == first.labels).mean()
+    assert agreement > 0.9, f"only {agreement:.0%} kept their segment name"
+    unnamed = fit_segments(later)
+    assert set(unnamed.centroids) <= set(SEGMENT_NAMES)
 
 
 def test_too_few_customers_is_an_error() -> None:
@@ -41,48 +76,72 @@ def test_too_few_customers_is_an_error() -> None:
         fit_segments(_features(n=5))
 
 
-def test_relabelling_a_month_replaces_it(scratch_warehouse: str) -> None:
-    features = _features(n=200)
-    table = ("ml_test", "features")
-    with connect(scratch_warehouse) as conn:
-        conn.execute("create schema if not exists ml_test")
-        conn.execute("drop table if exists ml_test.features")
-        conn.execute(
-            "create table ml_test.features (customer_id bigint,"
-            " deposit_balance numeric, loan_balance numeric, n_products int,"
-            " n_accounts int)"
-        )
-        with conn.cursor().copy("copy ml_test.features from stdin") as copy:
-            for cid, row in features.iterrows():
-                copy.write_row(
-                    (
-                        cid,
-                        row.deposit_balance,
-                        row.loan_balance,
-                        int(row.n_products),
-                        int(row.n_accounts),
-                    )
-                )
+def test_rfm_scores_are_quintiles_and_segments_follow_the_precedence() -> None:
+    features = _features(n=500)
+    scores = rfm_scores(features)
+    for column in ("r", "f", "m"):
+        assert scores[column].value_counts().to_dict() == {s: 100 for s in range(1, 6)}
+    # Never transacted (missing recency) is the worst recency.
+    assert (scores.loc[features["days_since_last_txn"].isna(), "r"] == 1).all()
+    champion = (scores.r >= 4) & (scores.f >= 4) & (scores.m >= 4)
+    assert (scores.loc[champion, "rfm_segment"] == "Champions").all()
+    at_risk = (scores.r <= 2) & (scores.f >= 3) & ~((scores.f >= 4) & (scores.m >= 3))
+    assert (scores.loc[at_risk, "rfm_segment"] == "At risk").all()
+    assert scores["rfm_segment"].notna().all()
+
+
+def test_labelling_a_month_replaces_it_and_records_stability(scratch_warehouse: str) -> None:
+    months = [date(2031, 1, 1), date(2031, 2, 1)]
+    frames = {months[0]: _features(seed=3), months[1]: _features(seed=3, shift=0.05)}
+
+    def read(url: str, month: date) -> pd.DataFrame:
+        return frames[month][FEATURES]
+
+    runs = [
+        label_customers(scratch_warehouse, months[0], read),
+        label_customers(scratch_warehouse, months[1], read),
+        label_customers(scratch_warehouse, months[1], read),
+    ]
     try:
-        month = date(2030, 1, 1)
-        first = label_customers(scratch_warehouse, month, table)
-        second = label_customers(scratch_warehouse, month, table)
         with connect(scratch_warehouse) as conn:
-            rows, runs, names = conn.execute(
-                "select count(*), count(distinct model_run_id), array_agg(distinct segment_name)"
+            rows, customers, run_ids = conn.execute(
+                "select count(*), count(distinct customer_id), array_agg(distinct model_run_id)"
                 " from ml.customer_segments where as_of_month = %s and model_version = %s",
-                (month, MODEL_VERSION),
+                (months[1], MODEL_VERSION),
             ).fetchone()
-            recorded = conn.execute(
-                "select count(*) from ml.model_runs where model_run_id in (%s, %s)"
-                " and data_fingerprint <> '' and finished_at is not null",
-                (first.model_run_id, second.model_run_id),
+            history = conn.execute(
+                "select count(*) from ml.customer_segments where as_of_month = %s",
+                (months[0],),
             ).fetchone()[0]
-        assert rows == 200 and runs == 1, "a re-run replaces the month's labels"
-        assert set(names) <= set(SEGMENT_NAMES)
-        assert recorded == 2
-        assert first.sizes == second.sizes
+            checks = dict(
+                conn.execute(
+                    "select check_name || ':' || subject, metric_value from ml.monitoring"
+                    " where model_run_id = %s",
+                    (runs[2].model_run_id,),
+                ).fetchall()
+            )
+            recorded = conn.execute(
+                "select count(*) from ml.model_runs where model_name = %s and"
+                " model_run_id = any(%s) and finished_at is not null and data_fingerprint <> ''"
+                " and metrics ? 'centroids' and training_window is not null",
+                (MODEL_NAME, [r.model_run_id for r in runs]),
+            ).fetchone()[0]
+            current = conn.execute(
+                "select count(*) from ml.current_customer_segments"
+                " where as_of_month = %s and rfm_segment is not null",
+                (months[1],),
+            ).fetchone()[0]
+        assert rows == customers == 600 and run_ids == [runs[2].model_run_id], "replaced"
+        assert history == 600, "the earlier month's labels stay as history"
+        assert runs[2].stability == pytest.approx(1.0), "unchanged data, same segments"
+        assert runs[1].sizes == runs[2].sizes
+        assert checks[f"adjusted Rand index:{MODEL_NAME}"] == pytest.approx(1.0)
+        assert any(key.startswith("population stability index:") for key in checks)
+        assert recorded == 3
+        assert current == 600
     finally:
         with connect(scratch_warehouse) as conn:
-            conn.execute("delete from ml.customer_segments where as_of_month = '2030-01-01'")
-            conn.execute("drop schema ml_test cascade")
+            ids = [r.model_run_id for r in runs]
+            conn.execute("delete from ml.monitoring where model_run_id = any(%s)", (ids,))
+            conn.execute("delete from ml.customer_segments where model_run_id = any(%s)", (ids,))
+            conn.execute("delete from ml.model_runs where model_run_id = any(%s)", (ids,))

@@ -12,6 +12,21 @@ add column if not exists rfm_segment text;
 comment on column ml.customer_segments.rfm_segment is
 'RFM segment by fixed precedence over the recency, frequency and monetary quintile scores';
 
+create or replace view ml.current_customer_segments as
+select distinct on (s.customer_id)
+    s.customer_id,
+    s.as_of_month,
+    s.model_version,
+    s.segment_id,
+    s.segment_name,
+    s.model_run_id,
+    s.recency_score,
+    s.frequency_score,
+    s.monetary_score,
+    s.rfm_segment
+from ml.customer_segments as s
+order by s.customer_id asc, s.as_of_month desc, s.model_run_id desc;
+
 create table if not exists ml.customer_lifecycle (
     customer_id bigint not null,
     as_of_month date not null,
