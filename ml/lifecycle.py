@@ -11,11 +11,18 @@ one since the first `recency` (t_x) and the time since the first `T`, all in one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
+
+from warehouse.log import get_logger
+
+log = get_logger("ml.lifecycle")
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
 
@@ -96,7 +103,12 @@ class BgNbd:
 
         def objective(log_params: np.ndarray) -> float:
             params = np.exp(log_params)
-            total = log_likelihood(params, x, t_x_s, big_t_s).sum()
+            # The search visits extreme parameters where terms overflow: those points
+            # are simply worse than any finite one.
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                total = log_likelihood(params, x, t_x_s, big_t_s).sum()
+            if not np.isfinite(total):
+                return 1e12
             return float(-total / x.size + self.penalizer * np.sum(params**2))
 
         best = None
@@ -213,3 +225,190 @@ def simulate(
                 active = False
                 alive[i] = now > age[i]
     return frequency, recency, alive, future
+
+
+# --- lifecycle labels: the mart's rules, sharpened by the churn model and BG/NBD ---------
+
+MODEL_NAME = "lifecycle"
+MODEL_VERSION = "0.1.0"
+# Weeks ahead over which expected transactions are reported (one quarter).
+HORIZON_WEEKS = 13.0
+# An active customer (new, growth, mature by the rules) is moved to `decline` when the
+# churn model gives at least this probability of leaving within its horizon, or BG/NBD
+# this little probability of still being active; a declining one to `dormant` below the
+# second threshold.
+DECLINE_CHURN_PROBABILITY = 0.5
+DECLINE_PROBABILITY_ALIVE = 0.3
+DORMANT_PROBABILITY_ALIVE = 0.1
+ACTIVE_STAGES = ("new", "growth", "mature")
+# Transactions the bank books on its own are not the customer's activity.
+BANK_BOOKED = ("interest", "statement_fee", "penalty_interest")
+
+
+def transaction_history(url: str, as_of_month: date) -> pd.DataFrame:
+    """Per customer, as of the month's end: repeat transaction days (frequency), weeks from
+    the first to the last (recency) and from the first to the month's end (T)."""
+    from warehouse.db import connect
+
+    with connect(url) as conn:
+        rows = conn.execute(
+            """
+            with bounds as (
+                select (%(month)s::date + interval '1 month')::date as next_month
+            )
+            select
+                t.customer_id,
+                count(distinct t.txn_date) - 1 as frequency,
+                (max(t.txn_date) - min(t.txn_date)) / 7.0 as recency,
+                (bounds.next_month - min(t.txn_date)) / 7.0 as age
+            from marts.fct_transactions as t
+            cross join bounds
+            where
+                t.txn_date < bounds.next_month
+                and t.customer_id is not null
+                and t.txn_type <> all(%(bank_booked)s)
+            group by t.customer_id, bounds.next_month
+            """,
+            {"month": as_of_month, "bank_booked": list(BANK_BOOKED)},
+        ).fetchall()
+    frame = pd.DataFrame(rows, columns=["customer_id", "frequency", "recency", "T"])
+    return frame.astype({"frequency": float, "recency": float, "T": float}).set_index("customer_id")
+
+
+def combine_stage(rule_stage: str, churn: float | None, alive: float | None) -> str:
+    """The label: the rules' stage unless the models say the customer is leaving."""
+    if rule_stage in ACTIVE_STAGES and (
+        (churn is not None and churn >= DECLINE_CHURN_PROBABILITY)
+        or (alive is not None and alive < DECLINE_PROBABILITY_ALIVE)
+    ):
+        return "decline"
+    if rule_stage == "decline" and alive is not None and alive < DORMANT_PROBABILITY_ALIVE:
+        return "dormant"
+    return rule_stage
+
+
+@dataclass(frozen=True)
+class LifecycleRun:
+    model_run_id: int
+    as_of_month: date
+    rows_scored: int
+    stages: dict[str, int]
+    moved_by_models: int
+    churn_auc: float | None
+    bgnbd_params: dict[str, float]
+
+
+def label_lifecycle(
+    url: str,
+    as_of_month: date,
+    read: Callable[[str, date], pd.DataFrame] | None = None,
+) -> LifecycleRun:
+    """Score every customer of ``as_of_month`` (churn probability, BG/NBD probability
+    alive and expected transactions over HORIZON_WEEKS), label the stage and write it all
+    back with the run (churn validation, BG/NBD fit) to ``ml.customer_lifecycle``."""
+    from ml.churn import HORIZON_MONTHS, churn_probabilities
+    from ml.features import fingerprint, read_features
+    from ml.writeback import finish_run, replace_labels, start_run
+    from warehouse.db import connect
+
+    read = read or read_features
+    features = read(url, as_of_month)
+    metrics: dict[str, object] = {}
+    window = None
+    try:
+        churn, validation, window = churn_probabilities(url, as_of_month, read)
+        metrics["churn"] = validation.metrics()
+    except ValueError as exc:
+        # A bank with less history than the horizon plus the validation months cannot
+        # train a churn model it can check: the labels go out without it, and say why.
+        churn = pd.Series(dtype=float)
+        metrics["churn"] = {"skipped": str(exc)}
+        log.warning("lifecycle %s: no churn model: %s", as_of_month, exc)
+    history = transaction_history(url, as_of_month).reindex(features.index).dropna()
+    model = BgNbd(penalizer=1e-4).fit(history["frequency"], history["recency"], history["T"])
+    alive = pd.Series(
+        model.probability_alive(history["frequency"], history["recency"], history["T"]),
+        index=history.index,
+    )
+    expected = pd.Series(
+        model.expected_transactions(
+            HORIZON_WEEKS, history["frequency"], history["recency"], history["T"]
+        ),
+        index=history.index,
+    )
+    metrics["bgnbd"] = {
+        **{k: round(v, 6) for k, v in model.params_.items()},
+        "log_likelihood": round(model.log_likelihood_, 3),
+        "customers": model.n_customers_,
+        "mean_probability_alive": round(float(alive.mean()), 4),
+    }
+    rows = []
+    moved = 0
+    for customer_id, rule_stage in features["rule_stage"].items():
+        p_churn = _maybe(churn, customer_id)
+        p_alive = _maybe(alive, customer_id)
+        stage = combine_stage(str(rule_stage), p_churn, p_alive)
+        moved += stage != rule_stage
+        rows.append(
+            (
+                int(customer_id),
+                as_of_month,
+                MODEL_VERSION,
+                stage,
+                p_churn,
+                p_alive,
+                _maybe(expected, customer_id),
+            )
+        )
+    stages = pd.Series([r[3] for r in rows]).value_counts().sort_index()
+    metrics["stages"] = {str(k): int(v) for k, v in stages.items()}
+    metrics["moved_by_models"] = moved
+    params = {
+        "churn_horizon_months": HORIZON_MONTHS,
+        "expected_transactions_weeks": HORIZON_WEEKS,
+        "decline_churn_probability": DECLINE_CHURN_PROBABILITY,
+        "decline_probability_alive": DECLINE_PROBABILITY_ALIVE,
+        "dormant_probability_alive": DORMANT_PROBABILITY_ALIVE,
+        "bank_booked_types": list(BANK_BOOKED),
+    }
+    with connect(url) as conn, conn.transaction():
+        run_id = start_run(
+            conn, MODEL_NAME, MODEL_VERSION, as_of_month, params, fingerprint(features), window
+        )
+        replace_labels(
+            conn,
+            "customer_lifecycle",
+            [
+                "customer_id",
+                "as_of_month",
+                "model_version",
+                "lifecycle_stage",
+                "churn_probability",
+                "probability_alive",
+                "expected_transactions",
+                "model_run_id",
+            ],
+            ((*row, run_id) for row in rows),
+            as_of_month,
+            MODEL_VERSION,
+        )
+        finish_run(conn, run_id, metrics, len(rows))
+    churn_metrics = metrics["churn"]
+    auc = churn_metrics.get("auc_time_split") if isinstance(churn_metrics, dict) else None
+    log.info(
+        "lifecycle %s: %d customers, %d moved by the models, churn AUC %s, stages %s",
+        as_of_month,
+        len(rows),
+        moved,
+        auc,
+        metrics["stages"],
+    )
+    return LifecycleRun(
+        run_id, as_of_month, len(rows), metrics["stages"], moved, auc, model.params_
+    )
+
+
+def _maybe(values: pd.Series, key: object) -> float | None:
+    """A score for ``key``, or None where the model did not score it."""
+    value = values.get(key)
+    return None if value is None or pd.isna(value) else float(value)
