@@ -42,7 +42,7 @@ def _category_labels(frame: pd.DataFrame) -> pd.DataFrame:
     return values.astype(str).where(values.notna(), None)
 
 
-class ChurnBoosting(ClassifierMixin, BaseEstimator):
+class FrameBoostingClassifier(ClassifierMixin, BaseEstimator):
     """Histogram gradient boosting that reads a DataFrame as it comes: categorical columns
     are encoded (unseen or missing categories become missing) and split on as categories,
     numeric ones are used as they are (missing values allowed)."""
@@ -74,7 +74,7 @@ class ChurnBoosting(ClassifierMixin, BaseEstimator):
             parts.append(frame[self.numeric_].to_numpy(dtype=float))
         return np.hstack(parts)
 
-    def fit(self, X: pd.DataFrame, y, sample_weight=None) -> ChurnBoosting:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y, sample_weight=None) -> FrameBoostingClassifier:  # noqa: N803
         if not isinstance(X, pd.DataFrame):
             raise TypeError("churn model: X must be a pandas DataFrame")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -110,9 +110,9 @@ class ChurnBoosting(ClassifierMixin, BaseEstimator):
 
 
 def make_churn_model(calibration: str = "isotonic", folds: int = 3) -> CalibratedClassifierCV:
-    """An unfitted churn classifier: ChurnBoosting whose probabilities are calibrated on
+    """An unfitted churn classifier: FrameBoostingClassifier whose probabilities are calibrated on
     held-out folds (isotonic by default; 'sigmoid' for small samples)."""
-    return CalibratedClassifierCV(ChurnBoosting(), method=calibration, cv=folds)
+    return CalibratedClassifierCV(FrameBoostingClassifier(), method=calibration, cv=folds)
 
 
 # --- training on the marts, validated on a time split -------------------------------------

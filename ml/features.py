@@ -21,7 +21,20 @@ FEATURES_SQL = Path(__file__).with_name("sql") / "customer_features.sql"
 # Columns of the feature table by role.
 KEY_COLUMNS = ["customer_id", "as_of_month"]
 CATEGORICAL = ["rule_stage", "segment", "branch_code", "customer_type", "gender"]
-FLAGS = ["has_wealth", "has_insurance"]
+# Product categories (dbt seed product catalogue) a customer holds at the month's end.
+PRODUCTS = [
+    "current_account",
+    "savings",
+    "term_deposit",
+    "mortgage",
+    "consumer_loan",
+    "business_loan",
+    "debit_card",
+    "credit_card",
+    "wealth",
+    "insurance",
+]
+FLAGS = [f"has_{product}" for product in PRODUCTS]
 
 
 def read_features(url: str, as_of_month: date) -> pd.DataFrame:
