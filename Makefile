@@ -36,6 +36,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project warehouse/migrations --processes 2
+	$(BIN)/sqlfluff lint ml/sql --templater placeholder
 
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

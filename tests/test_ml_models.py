@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 from sklearn.tree import DecisionTreeClassifier
 
+from ml.anomalies import reason, score_account_days
 from ml.churn import make_churn_model
+from ml.features import PRODUCTS
 from ml.lifecycle import BgNbd, simulate
 from ml.monitoring import (
     PSI_ALERT,
@@ -20,7 +24,7 @@ from ml.monitoring import (
     segment_stability,
     stability_alert,
 )
-from ml.propensity import tree_rules
+from ml.propensity import WEALTH_FEATURES, next_best_products, tree_rules
 
 TRUE_PARAMS = {"r": 0.6, "alpha": 4.0, "a": 1.4, "b": 3.5}
 
@@ -192,3 +196,62 @@ def test_segment_stability_is_one_for_the_same_partition_under_other_names() -> 
     assert segment_stability(labels, shuffled) < 0.1
     assert stability_alert(segment_stability(labels, shuffled), "value_segments")
     assert not stability_alert(1.0, "value_segments")
+
+
+def test_isolation_forest_puts_an_injected_pass_through_burst_on_top() -> None:
+    rng = np.random.default_rng(9)
+    n = 4000
+    usual = rng.lognormal(7.0, 0.8, n)
+    days = pd.DataFrame(
+        {
+            "account_id": np.arange(n),
+            "customer_id": np.arange(n),
+            "alert_date": [date(2025, 11, 1 + i % 28) for i in range(n)],
+            "txns": rng.integers(1, 6, n).astype(float),
+            "credits": usual * rng.uniform(0, 1.5, n),
+            "debits": usual * rng.uniform(0, 1.5, n),
+            "cash": usual * rng.uniform(0, 0.3, n),
+            "out_to_other_banks": usual * rng.uniform(0, 0.5, n),
+            "cross_border": np.zeros(n),
+            "largest": usual * rng.uniform(0.3, 1.0, n),
+            "usual_daily_flow": usual,
+            "history_days": np.full(n, 40.0),
+        }
+    )
+    days["pass_through"] = np.minimum(days.credits, days.debits) / np.maximum(
+        np.maximum(days.credits, days.debits), 1
+    )
+    burst = {
+        "credits": 450_000.0,
+        "debits": 449_000.0,
+        "cash": 0.0,
+        "txns": 3.0,
+        "out_to_other_banks": 449_000.0,
+        "cross_border": 300_000.0,
+        "largest": 450_000.0,
+        "pass_through": 449 / 450,
+    }
+    for column, value in burst.items():
+        days.loc[1234, column] = value
+    scores = score_account_days(days)
+    assert scores.idxmax() == 1234
+    words = reason(days.loc[1234])
+    assert "the same day" in words and "cross-border" in words and "usual day" in words
+
+
+def test_next_best_product_is_one_not_held_and_follows_the_pattern() -> None:
+    rng = np.random.default_rng(4)
+    n = 1500
+    features = pd.DataFrame({name: rng.lognormal(8, 1, n) for name in WEALTH_FEATURES})
+    for product in PRODUCTS:
+        features[f"has_{product}"] = rng.random(n) < 0.3
+    # Credit cards go with debit cards here: the model should offer one to the rest.
+    features["has_credit_card"] = features["has_debit_card"] & (rng.random(n) < 0.8)
+    offers = next_best_products(features)
+    held = features[[f"has_{p}" for p in PRODUCTS]].to_numpy()
+    for position, (product, _) in enumerate(offers.itertuples(index=False)):
+        if isinstance(product, str):
+            assert not held[position, PRODUCTS.index(product)], "offered a product held"
+    debit_only = features["has_debit_card"] & ~features["has_credit_card"]
+    share = (offers.loc[debit_only, "next_best_product"] == "credit_card").mean()
+    assert share > 0.5, f"credit card offered to {share:.0%} of debit-only customers"

@@ -29,11 +29,11 @@ contribution as (
 
 ),
 
-depth as (
+holdings as (
 
-    select depth.*
-    from marts.mart_customer_product_depth_monthly as depth
-    inner join params on depth.month_start = params.as_of_month
+    select held.*
+    from marts.mart_customer_product_depth_monthly as held
+    inner join params on held.month_start = params.as_of_month
 
 ),
 
@@ -51,22 +51,22 @@ balances as (
 
 ),
 
-transactions as (
+recent_activity as (
 
     select
-        transactions.customer_id,
+        txns.customer_id,
         count(*) as txns_3m,
-        sum(transactions.amount) filter (where transactions.direction = 'C') as credits_3m,
-        sum(transactions.amount) filter (where transactions.direction = 'D') as debits_3m,
-        avg((transactions.channel in ('mobile', 'online'))::int) as digital_share_3m,
-        count(distinct transactions.month_start) as active_months_3m
-    from marts.fct_transactions as transactions
+        sum(txns.amount) filter (where txns.direction = 'C') as credits_3m,
+        sum(txns.amount) filter (where txns.direction = 'D') as debits_3m,
+        avg((txns.channel in ('mobile', 'online'))::int) as digital_share_3m,
+        count(distinct txns.month_start) as active_months_3m
+    from marts.fct_transactions as txns
     inner join params
         on
-            transactions.month_start > params.as_of_month - interval '3 months'
-            and transactions.month_start <= params.as_of_month
-    where transactions.txn_type not in ('interest', 'statement_fee', 'penalty_interest')
-    group by transactions.customer_id
+            txns.month_start > params.as_of_month - interval '3 months'
+            and txns.month_start <= params.as_of_month
+    where txns.txn_type not in ('interest', 'statement_fee', 'penalty_interest')
+    group by txns.customer_id
 
 ),
 
@@ -106,17 +106,17 @@ select
     extract(year from age(params.month_end, profile.birth_date))::float8 as age_years,
     lifecycle.months_since_first_product::float8 as tenure_months,
     coalesce(lifecycle.open_accounts_at_end, 0)::float8 as open_accounts,
-    coalesce(depth.product_depth, 0)::float8 as product_depth,
-    coalesce(depth.has_current_account, false) as has_current_account,
-    coalesce(depth.has_savings, false) as has_savings,
-    coalesce(depth.has_term_deposit, false) as has_term_deposit,
-    coalesce(depth.has_mortgage, false) as has_mortgage,
-    coalesce(depth.has_consumer_loan, false) as has_consumer_loan,
-    coalesce(depth.has_business_loan, false) as has_business_loan,
-    coalesce(depth.has_debit_card, false) as has_debit_card,
-    coalesce(depth.has_credit_card, false) as has_credit_card,
-    coalesce(depth.has_wealth, false) as has_wealth,
-    coalesce(depth.has_insurance, false) as has_insurance,
+    coalesce(holdings.product_depth, 0)::float8 as product_depth,
+    coalesce(holdings.has_current_account, false) as has_current_account,
+    coalesce(holdings.has_savings, false) as has_savings,
+    coalesce(holdings.has_term_deposit, false) as has_term_deposit,
+    coalesce(holdings.has_mortgage, false) as has_mortgage,
+    coalesce(holdings.has_consumer_loan, false) as has_consumer_loan,
+    coalesce(holdings.has_business_loan, false) as has_business_loan,
+    coalesce(holdings.has_debit_card, false) as has_debit_card,
+    coalesce(holdings.has_credit_card, false) as has_credit_card,
+    coalesce(holdings.has_wealth, false) as has_wealth,
+    coalesce(holdings.has_insurance, false) as has_insurance,
     coalesce(contribution.contribution, 0)::float8 as contribution,
     coalesce(contribution.contribution_trailing_12m, 0)::float8 as contribution_t12m,
     coalesce(lifecycle.deposits_month_end, 0)::float8 as deposit_balance,
@@ -125,19 +125,19 @@ select
     coalesce(balances.loan_balance, 0)::float8 as loan_balance,
     coalesce(lifecycle.customer_txns, 0)::float8 as txns_month,
     coalesce(lifecycle.customer_txns_trailing_avg, 0)::float8 as txns_trailing_avg,
-    coalesce(transactions.txns_3m, 0)::float8 as txns_3m,
-    coalesce(transactions.credits_3m, 0)::float8 as credits_3m,
-    coalesce(transactions.debits_3m, 0)::float8 as debits_3m,
-    transactions.digital_share_3m::float8 as digital_share_3m,
-    coalesce(transactions.active_months_3m, 0)::float8 as active_months_3m,
+    coalesce(recent_activity.txns_3m, 0)::float8 as txns_3m,
+    coalesce(recent_activity.credits_3m, 0)::float8 as credits_3m,
+    coalesce(recent_activity.debits_3m, 0)::float8 as debits_3m,
+    recent_activity.digital_share_3m::float8 as digital_share_3m,
+    coalesce(recent_activity.active_months_3m, 0)::float8 as active_months_3m,
     lifecycle.days_since_last_customer_txn::float8 as days_since_last_txn,
     coalesce(complaints.complaints_12m, 0)::float8 as complaints_12m
 from lifecycle
 cross join params
 left join contribution on lifecycle.customer_id = contribution.customer_id
-left join depth on lifecycle.customer_id = depth.customer_id
+left join holdings on lifecycle.customer_id = holdings.customer_id
 left join balances on lifecycle.customer_id = balances.customer_id
-left join transactions on lifecycle.customer_id = transactions.customer_id
+left join recent_activity on lifecycle.customer_id = recent_activity.customer_id
 left join complaints on lifecycle.customer_id = complaints.customer_id
 left join profile on lifecycle.customer_id = profile.customer_id
 order by lifecycle.customer_id
