@@ -292,6 +292,23 @@ class PagedApiClient:
 
     def _get_json(self, path: str, params: dict[str, str], number: int) -> Any:
         """One page's decoded body, retrying what can succeed on a later try."""
+        return self._send("GET", path, f"page {number}", params=params)
+
+    def post_json(self, path: str, body: Any, what: str = "request") -> Any:
+        """``POST base_url + path`` with a JSON body; the decoded reply. Retried like a
+        page: only for endpoints where sending the same body twice does no harm."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        return self._send("POST", path, what, body=body)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> Any:
         url = self.connection.base_url + path
         attempt = 0
         while True:
@@ -299,15 +316,20 @@ class PagedApiClient:
             status: int | None = None
             retry_after: float | None = None
             try:
-                response = self._client.get(url, params=params)
+                if method == "GET":
+                    response = self._client.get(url, params=params)
+                else:
+                    response = self._client.request(method, url, params=params, json=body)
             except _RETRY_ERRORS as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             except httpx.HTTPError as exc:
-                raise self._error(path, None, attempt, f"{type(exc).__name__}: {exc}") from exc
+                raise self._error(
+                    path, None, attempt, f"{type(exc).__name__}: {exc}", method=method
+                ) from exc
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    return self._decode(path, response, number, attempt)
+                    return self._decode(path, response, what, attempt, method)
                 reason = _server_message(response)
                 if status not in RETRY_STATUSES:
                     if status == 401:
@@ -315,10 +337,10 @@ class PagedApiClient:
                     elif 300 <= status < 400:
                         location = response.headers.get("Location", "?")
                         reason = f"unexpected redirect to {location} (not followed)"
-                    raise self._error(path, status, attempt, reason)
+                    raise self._error(path, status, attempt, reason, method=method)
                 retry_after = _retry_after(response.headers.get("Retry-After"))
             if attempt >= self.max_attempts:
-                raise self._error(path, status, attempt, reason, gave_up=True)
+                raise self._error(path, status, attempt, reason, gave_up=True, method=method)
             if retry_after is not None and retry_after > self.max_retry_after:
                 raise self._error(
                     path,
@@ -326,22 +348,25 @@ class PagedApiClient:
                     attempt,
                     f"{reason}; server asked to retry after {retry_after:.0f} s, more than "
                     f"the {self.max_retry_after:.0f} s this client waits",
+                    method=method,
                 )
             cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
             delay = self._rng.uniform(0, cap)
             if retry_after is not None:
                 delay = max(delay, retry_after)
-            what = f"HTTP {status}" if status is not None else "no response"
+            answer = f"HTTP {status}" if status is not None else "no response"
             log.warning(
                 "%s",
                 self._redact(
-                    f"GET {path} page {number}: {what} ({reason}), attempt {attempt} of "
+                    f"{method} {path} {what}: {answer} ({reason}), attempt {attempt} of "
                     f"{self.max_attempts}; retrying in {delay:.2f} s"
                 ),
             )
             self._sleep(delay)
 
-    def _decode(self, path: str, response: httpx.Response, number: int, attempt: int) -> Any:
+    def _decode(
+        self, path: str, response: httpx.Response, what: str, attempt: int, method: str = "GET"
+    ) -> Any:
         try:
             return response.json()
         except (ValueError, UnicodeDecodeError):
@@ -351,7 +376,8 @@ class PagedApiClient:
                 path,
                 response.status_code,
                 attempt,
-                f"page {number}: response body is not JSON ({content_type}): {text}",
+                f"{what}: response body is not JSON ({content_type}): {text}",
+                method=method,
             ) from None
 
     def _parse_page(
@@ -381,14 +407,20 @@ class PagedApiClient:
         return rows, next_cursor
 
     def _error(
-        self, path: str, status: int | None, attempts: int, reason: str, gave_up: bool = False
+        self,
+        path: str,
+        status: int | None,
+        attempts: int,
+        reason: str,
+        gave_up: bool = False,
+        method: str = "GET",
     ) -> HttpSourceError:
         what = f"HTTP {status}" if status is not None else "no response"
         tries = _plural(attempts, "attempt")
         if gave_up:
-            message = f"GET {path}: gave up after {tries}; last: {what}: {reason}"
+            message = f"{method} {path}: gave up after {tries}; last: {what}: {reason}"
         else:
-            message = f"GET {path}: {what} after {tries}: {reason}"
+            message = f"{method} {path}: {what} after {tries}: {reason}"
         return HttpSourceError(self._redact(message), path=path, status=status, attempts=attempts)
 
     def _redact(self, text: str) -> str:
