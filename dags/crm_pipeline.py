@@ -13,18 +13,16 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, TaskGroup, dag, task
 
 from ingest.airflow_tasks import system_loads
 from ingest.config import SYSTEMS, load_system
+from warehouse import assets
 from warehouse.dbt_airflow import dbt_build_group
 
 WAREHOUSE = "warehouse"
 CORE_BANKING = "core_banking"
 
-MART_ASSET = Asset("postgres://warehouse/marts/mart_customer_balances")
-SEGMENTS_ASSET = Asset("postgres://warehouse/ml/customer_segments")
-
 
 @dag(
     dag_id="crm_pipeline",
-    description="Demo bank -> all source systems -> raw -> dbt -> GX gate -> ML labels -> summary",
+    description="Bank -> all source systems -> raw -> dbt (a task per model) -> GX gate -> summary",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(1990, 1, 1, tz="UTC"),  # any business day can be run
     catchup=False,
@@ -58,35 +56,15 @@ def crm_pipeline():
     # watcher mode: one `dbt build`, each model's task shows that model's result and log).
     build = dbt_build_group(group_id="dbt_build", producer_trigger_rule="none_failed")
 
-    # The marts are published (their Asset updated) only when the gate passes.
-    @task(outlets=[MART_ASSET])
+    # The marts are published (their Asset updated) only when the gate passes; the ML DAG
+    # (ml_labels) is scheduled on that Asset.
+    @task(outlets=[Asset(assets.MARTS)])
     def quality_gate(run_id=None) -> dict[str, object]:
         from expectations.runner import run_gate
         from warehouse.db import airflow_connection_url
 
         result = run_gate("mart_customer_balances", airflow_connection_url(WAREHOUSE), run_id)
         return {"success": result.success, "evaluated": result.evaluated}
-
-    # Labels describe the last closed month the marts hold on the run's business day.
-    @task(outlets=[SEGMENTS_ASSET])
-    def label_segments(logical_date=None) -> dict[str, object]:
-        from ml.segments import label_customers, latest_closed_month
-        from warehouse.db import airflow_connection_url
-
-        url = airflow_connection_url(WAREHOUSE)
-        run = label_customers(url, latest_closed_month(url, logical_date.date()))
-        return {"model_run_id": run.model_run_id, "segments": run.sizes, "alerts": run.alerts}
-
-    # The marts that join ML labels read them again once this run's labels are written.
-    @task
-    def refresh_labelled_marts() -> None:
-        from warehouse.db import airflow_connection_url
-        from warehouse.dbt import LABELLED_MARTS, run_dbt
-        from warehouse.settings import get_settings
-
-        run_dbt(
-            ["build", "--select", LABELLED_MARTS], airflow_connection_url(WAREHOUSE), get_settings()
-        )
 
     @task
     def summary(run_id=None) -> None:
@@ -113,7 +91,7 @@ def crm_pipeline():
             groups[upstream] >> groups[system]
     gate = quality_gate()
     build >> gate
-    gate >> label_segments() >> refresh_labelled_marts() >> summary()
+    gate >> summary()
 
 
 crm_pipeline()

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from ingest.config import SYSTEMS, load_system
+from warehouse.airflow_runner import condition_holds
 from warehouse.dbt import ensure_manifest
 from warehouse.dbt_airflow import PRODUCER_SUFFIX
 from warehouse.settings import PROJECT_ROOT, Settings
@@ -86,9 +87,28 @@ def test_pipeline_loads_every_entity_before_dbt_and_core_before_the_rest(dagbag)
     assert [o.uri for o in dag.get_task("quality_gate").outlets] == [
         "postgres://warehouse/marts/mart_customer_balances"
     ], "the marts are published when the gate passes"
-    assert dag.get_task("label_segments").upstream_task_ids == {"quality_gate"}
-    assert dag.get_task("refresh_labelled_marts").upstream_task_ids == {"label_segments"}
-    assert dag.get_task("summary").upstream_task_ids == {"refresh_labelled_marts"}
+    assert dag.get_task("summary").upstream_task_ids == {"quality_gate"}
+
+
+def test_ml_labels_is_scheduled_on_the_marts_the_gate_publishes(dagbag) -> None:
+    pipeline, ml = dagbag.dags["crm_pipeline"], dagbag.dags["ml_labels"]
+    published = {o.uri for o in pipeline.get_task("quality_gate").outlets}
+    condition = ml.timetable.asset_condition
+    assert {a.uri for a in condition.objects} == published
+    labels = {"segments", "lifecycle", "propensity", "anomalies"}
+    for task_id in labels:
+        assert ml.get_task(task_id).upstream_task_ids == {"as_of_month"}
+        assert [o.uri for o in ml.get_task(task_id).outlets], f"{task_id} publishes no Asset"
+    assert ml.get_task("push_to_crm").upstream_task_ids == {"as_of_month", "segments", "lifecycle"}
+    assert ml.get_task("refresh_labelled_marts").upstream_task_ids == labels
+
+
+def test_asset_conditions_follow_airflow_semantics() -> None:
+    both = {"all": ["a", "b"]}
+    either = {"any": ["a", {"all": ["b", "c"]}]}
+    assert condition_holds(both, {"a", "b", "x"}) and not condition_holds(both, {"a"})
+    assert condition_holds(either, {"a"}) and condition_holds(either, {"b", "c"})
+    assert not condition_holds(either, {"b"}) and not condition_holds({"all": []}, {"a"})
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
@@ -114,7 +134,7 @@ def test_one_ingest_dag_per_system_with_a_task_and_asset_per_entity(dagbag, syst
 def test_dag_files_parse_without_heavy_imports() -> None:
     code = (
         "import sys, runpy\n"
-        "for name in ('crm_pipeline', 'ingest_sources', 'warehouse_build'):\n"
+        "for name in ('crm_pipeline', 'ingest_sources', 'warehouse_build', 'ml_labels'):\n"
         f"    runpy.run_path(r'{PROJECT_ROOT / 'dags'}/' + name + '.py')\n"
         "heavy = ('pandas', 'psycopg', 'dbt', 'sklearn', 'pyarrow', 'great_expectations')\n"
         "print('HEAVY:' + ','.join(m for m in heavy if m in sys.modules))"

@@ -168,3 +168,88 @@ def dags_test(
     return DagTestResult(
         dag_id, logical_date, succeeded, done, log_file, time.monotonic() - started
     )
+
+
+# What a scheduler does after a run that updated Assets, done in process by `crm run`:
+# every DAG scheduled on Assets runs once its Asset condition holds for the Assets the run
+# updated. The conditions are read by Airflow itself, as nested JSON: an Asset is its URI,
+# {"all": [...]} / {"any": [...]} the conditions combined.
+_SCHEDULES_SCRIPT = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+def shape(condition):
+    if getattr(condition, "uri", None):
+        return condition.uri
+    kind = "any" if type(condition).__name__ == "AssetAny" else "all"
+    return {kind: [shape(o) for o in condition.objects]}
+
+bag = DagBag(dag_folder=sys.argv[1])
+schedules = {}
+for dag_id, dag in bag.dags.items():
+    condition = getattr(dag.timetable, "asset_condition", None)
+    if condition is not None:
+        schedules[dag_id] = shape(condition)
+print("SCHEDULES:" + json.dumps(schedules))
+"""
+
+Condition = str | dict[str, list["Condition"]]
+
+
+def condition_holds(condition: Condition, updated: set[str]) -> bool:
+    """Whether an Asset condition (as asset_schedules gives it) holds for ``updated``."""
+    if isinstance(condition, str):
+        return condition in updated
+    ((kind, parts),) = condition.items()
+    results = [condition_holds(part, updated) for part in parts]
+    return bool(results) and (all(results) if kind == "all" else any(results))
+
+
+def asset_schedules(settings: Settings) -> dict[str, Condition]:
+    """The DAGs scheduled on Assets and the condition each waits for (parsed by Airflow)."""
+    from warehouse.settings import PROJECT_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SCHEDULES_SCRIPT, str(PROJECT_ROOT / "dags")],
+        env=settings.child_env(),
+        capture_output=True,
+        text=True,
+        cwd=settings.airflow_home,
+        check=False,
+    )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("SCHEDULES:")), None)
+    if done.returncode != 0 or line is None:
+        raise AirflowError(f"could not read the DAGs' Asset schedules:\n{done.stderr[-2000:]}")
+    return json.loads(line[len("SCHEDULES:") :])
+
+
+def assets_updated(settings: Settings, dag_id: str, since: float) -> set[str]:
+    """URIs of the Assets that ``dag_id``'s tasks updated since ``since`` (epoch seconds)."""
+    url = settings.airflow_db_url
+    if not url.startswith("postgresql+psycopg://"):
+        raise AirflowError("Asset events are read from a Postgres metadata database only")
+    with connect("postgresql://" + url.split("://", 1)[1], autocommit=True) as conn:
+        rows = conn.execute(
+            "select distinct asset.uri from asset_event as event"
+            " join asset on asset.id = event.asset_id"
+            " where event.source_dag_id = %s and event.timestamp >= to_timestamp(%s)",
+            (dag_id, since),
+        ).fetchall()
+    return {uri for (uri,) in rows}
+
+
+def dags_test_with_triggered(
+    settings: Settings,
+    dag_id: str,
+    logical_date: str,
+    echo: Callable[[str], None] = print,
+) -> list[DagTestResult]:
+    """Run ``dag_id``, then, as the scheduler would, each DAG its Asset updates trigger."""
+    started = time.time() - 1
+    results = [dags_test(settings, dag_id, logical_date, echo=echo)]
+    updated = assets_updated(settings, dag_id, started)
+    for consumer, condition in asset_schedules(settings).items():
+        if consumer != dag_id and condition_holds(condition, updated):
+            echo(f"DAG {consumer}: triggered by the Assets {', '.join(sorted(updated))} updated")
+            results.append(dags_test(settings, consumer, logical_date, echo=echo))
+    return results
