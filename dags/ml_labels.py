@@ -68,7 +68,8 @@ def ml_labels():
         from warehouse.db import airflow_connection_url
 
         run = label_propensity(airflow_connection_url(WAREHOUSE), date.fromisoformat(month))
-        return {"model_run_id": run.model_run_id, "rules": len(run.rules), "auc": run.wealth_auc}
+        auc = None if run.wealth_auc != run.wealth_auc else round(run.wealth_auc, 4)  # NaN: no tree
+        return {"model_run_id": run.model_run_id, "rules": len(run.rules), "auc": auc}
 
     @task(outlets=[Asset(assets.ANOMALIES)])
     def anomalies(month: str) -> dict[str, object]:
@@ -80,12 +81,21 @@ def ml_labels():
         run = label_anomalies(airflow_connection_url(WAREHOUSE), date.fromisoformat(month))
         return {"model_run_id": run.model_run_id, "alerts": run.alerts}
 
+    # Skipped (visibly) for a bank without a CRM system to write to (ingest/config/banks.yml).
     @task
     def push_to_crm(month: str) -> dict[str, object]:
         from datetime import date
 
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from ingest.config import delivered
         from ml.crm_push import push_labels
         from warehouse.db import airflow_connection_url
+        from warehouse.settings import get_settings
+
+        bank = get_settings().source
+        if "crm" not in delivered(bank):
+            raise AirflowSkipException(f"bank {bank!r} has no CRM system to push labels to")
 
         pushed = push_labels(
             airflow_connection_url(WAREHOUSE),
@@ -94,15 +104,26 @@ def ml_labels():
         )
         return {"labels": pushed.labels, "requests": pushed.requests}
 
-    # The marts that join ML labels read them again once this run's labels are written.
+    # The marts that join ML labels read them again once this run's labels are written; the
+    # monthly ones rebuild the labelled month (dbt var refresh_months).
     @task
-    def refresh_labelled_marts() -> None:
+    def refresh_labelled_marts(month: str) -> None:
+        import json
+
         from warehouse.db import airflow_connection_url
         from warehouse.dbt import LABELLED_MARTS, run_dbt
         from warehouse.settings import get_settings
 
         run_dbt(
-            ["build", "--select", LABELLED_MARTS], airflow_connection_url(WAREHOUSE), get_settings()
+            [
+                "build",
+                "--select",
+                LABELLED_MARTS,
+                "--vars",
+                json.dumps({"refresh_months": [month]}),
+            ],
+            airflow_connection_url(WAREHOUSE),
+            get_settings(),
         )
 
     month = as_of_month()
@@ -110,7 +131,7 @@ def ml_labels():
     pushed = push_to_crm(month)
     labelled[0] >> pushed
     labelled[1] >> pushed
-    labelled >> refresh_labelled_marts()
+    labelled >> refresh_labelled_marts(month)
 
 
 ml_labels()

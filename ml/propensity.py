@@ -19,6 +19,10 @@ import pandas as pd
 from psycopg.types.json import Jsonb
 from sklearn.tree import DecisionTreeClassifier
 
+from warehouse.log import get_logger
+
+log = get_logger("ml.propensity")
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -228,21 +232,29 @@ def label_propensity(
     from warehouse.db import connect
 
     features = (read or read_features)(url, as_of_month)
-    tree, auc = wealth_tree(features)
-    rules = tree_rules(tree, WEALTH_FEATURES)
+    holders = int(features[WEALTH_TARGET].sum())
+    metrics: dict[str, object] = {"wealth_holders": holders}
+    rules: list[Rule] = []
+    auc = float("nan")
+    propensity = np.full(len(features), np.nan)
+    leaves = np.full(len(features), -1)
+    if min(holders, len(features) - holders) >= MIN_CLASS_SIZE:
+        tree, auc = wealth_tree(features)
+        rules = tree_rules(tree, WEALTH_FEATURES)
+        inputs = features[WEALTH_FEATURES].fillna(0.0)
+        wealth_column = list(tree.classes_).index("wealth customer")
+        propensity = tree.predict_proba(inputs)[:, wealth_column]
+        leaves = tree.apply(inputs)
+        metrics["wealth_tree_auc_cv"] = round(auc, 4)
+    else:
+        # A bank that sells no wealth products (Berka) has nobody to learn from.
+        metrics["wealth_tree"] = f"skipped: {holders} of {len(features)} customers hold wealth"
+        log.warning("propensity %s: %s", as_of_month, metrics["wealth_tree"])
     rule_of_leaf = {rule.leaf: number for number, rule in enumerate(rules, start=1)}
-    inputs = features[WEALTH_FEATURES].fillna(0.0)
-    wealth_column = list(tree.classes_).index("wealth customer")
-    propensity = tree.predict_proba(inputs)[:, wealth_column]
-    leaves = tree.apply(inputs)
     offers = next_best_products(features)
     counts = offers["next_best_product"].value_counts().to_dict()
-    metrics = {
-        "wealth_tree_auc_cv": round(auc, 4),
-        "wealth_holders": int(features[WEALTH_TARGET].sum()),
-        "rules": len(rules),
-        "next_best_products": {str(k): int(v) for k, v in counts.items()},
-    }
+    metrics["rules"] = len(rules)
+    metrics["next_best_products"] = {str(k): int(v) for k, v in counts.items()}
     params = {
         "wealth_features": WEALTH_FEATURES,
         "criterion": "entropy",
@@ -294,8 +306,8 @@ def label_propensity(
                     int(customer_id),
                     as_of_month,
                     MODEL_VERSION,
-                    float(score),
-                    rule_of_leaf[int(leaf)],
+                    None if np.isnan(score) else float(score),
+                    rule_of_leaf.get(int(leaf)),
                     None if pd.isna(offer.next_best_product) else str(offer.next_best_product),
                     None
                     if pd.isna(offer.next_best_confidence)

@@ -57,20 +57,29 @@ def create_schema(conn: Connection, *, replace: bool = False) -> None:
         )
 
 
+def _csv_ready(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column in a type pyarrow's CSV writer handles well.
+
+    Zone-aware timestamps format about 20x slower; they are UTC, and the COPY session
+    reads zone-less values as UTC (copy_frame and upsert_frame set the session zone).
+    `large_string` (what pandas 3 strings become) is written with the first bytes of each
+    value batch zeroed by pyarrow 26's CSV writer (found at bench scale: NUL bytes in
+    the COPY of changed customers); as `string` it is written correctly.
+    """
+    if pa.types.is_timestamp(column.type) and column.type.tz:
+        return column.cast(pa.timestamp(column.type.unit))
+    if pa.types.is_large_string(column.type):
+        return column.cast(pa.string())
+    return column
+
+
 def _copy_csv(table: pa.Table) -> bytes:
     """A table as CSV for ``COPY ... (format csv)``: an unquoted empty field is NULL.
 
     pyarrow's writer quotes only where needed and is about ten times faster than
     pandas ``to_csv`` on wide frames.
     """
-    # Zone-aware timestamps format about 20x slower; they are UTC, and the COPY session
-    # reads zone-less values as UTC (copy_frame and upsert_frame set the session zone).
-    columns = [
-        column.cast(pa.timestamp(column.type.unit))
-        if pa.types.is_timestamp(column.type) and column.type.tz
-        else column
-        for column in table.columns
-    ]
+    columns = [_csv_ready(column) for column in table.columns]
     table = pa.table(columns, names=table.column_names)
     buffer = io.BytesIO()
     pa_csv.write_csv(

@@ -61,7 +61,8 @@ create table if not exists ml.customer_propensity (
     customer_id bigint not null,
     as_of_month date not null,
     model_version text not null,
-    wealth_propensity double precision not null check (wealth_propensity between 0 and 1),
+    -- null where the bank sells no wealth products (no one to learn from)
+    wealth_propensity double precision check (wealth_propensity between 0 and 1),
     wealth_rule_id integer,
     next_best_product text,
     next_best_confidence double precision,

@@ -20,7 +20,8 @@
       all, in a full build): closed months (int_finance__closed_months) that
       a load batch recorded since the last build touched
       (int_finance__load_batch_months), directly or through a trailing
-      window, plus months closed since then;
+      window, plus months closed since then, plus the months a run asks for
+      (var refresh_months: the ML DAG asks for the month it labelled);
     - monthly_incremental_filter: the predicate restricting a month column to
       those months (`true` in a full build, `false` when nothing changed),
       optionally widened back by `history_months` for the inputs of a
@@ -97,6 +98,10 @@ union all
 select closed.month_start, false as is_onwards
 from {{ closed }} as closed
 where closed.month_start > '{{ state.closed_through }}'::date
+{% for asked in var('refresh_months', []) %}
+union all
+select '{{ asked }}'::date as month_start, false as is_onwards
+{% endfor %}
 )
 select distinct closed.month_start
 from {{ closed }} as closed
