@@ -205,6 +205,13 @@ def condition_holds(condition: Condition, updated: set[str]) -> bool:
     return bool(results) and (all(results) if kind == "all" else any(results))
 
 
+def _condition_uris(condition: Condition) -> set[str]:
+    if isinstance(condition, str):
+        return {condition}
+    ((_, parts),) = condition.items()
+    return set().union(*(_condition_uris(part) for part in parts)) if parts else set()
+
+
 def asset_schedules(settings: Settings) -> dict[str, Condition]:
     """The DAGs scheduled on Assets and the condition each waits for (parsed by Airflow)."""
     from warehouse.settings import PROJECT_ROOT
@@ -248,8 +255,11 @@ def dags_test_with_triggered(
     started = time.time() - 1
     results = [dags_test(settings, dag_id, logical_date, echo=echo)]
     updated = assets_updated(settings, dag_id, started)
+    if not updated:
+        return results
     for consumer, condition in asset_schedules(settings).items():
         if consumer != dag_id and condition_holds(condition, updated):
-            echo(f"DAG {consumer}: triggered by the Assets {', '.join(sorted(updated))} updated")
+            waited = sorted(_condition_uris(condition) & updated)
+            echo(f"DAG {consumer}: triggered by {dag_id}'s update of {', '.join(waited)}")
             results.append(dags_test(settings, consumer, logical_date, echo=echo))
     return results
