@@ -71,12 +71,11 @@ def _lifecycle(url: str, month: date) -> dict[str, Any]:
     from ml.churn import (
         HORIZON_MONTHS,
         add_months,
-        closed_months,
         make_churn_model,
         scoring_frame,
         training_set,
     )
-    from ml.features import read_features
+    from ml.features import closed_months, read_features
     from ml.lifecycle import HORIZON_WEEKS, BgNbd, label_lifecycle, transaction_history
 
     started = time.perf_counter()
@@ -197,7 +196,7 @@ def main() -> None:
     if settings.embedded:
         server_for(settings).start()
     url = settings.warehouse_url
-    from ml.segments import latest_closed_month
+    from ml.features import latest_closed_month
 
     month = args.month or latest_closed_month(url, date.today())
     print(f"ML benchmark on {url.split('@')[-1]}, as-of month {month}")

@@ -34,7 +34,7 @@ def ml_labels():
     @task
     def as_of_month(logical_date=None, dag_run=None) -> str:
         """The last closed month on the run's day (an asset-triggered run: when it runs)."""
-        from ml.segments import latest_closed_month
+        from ml.features import latest_closed_month
         from warehouse.db import airflow_connection_url
 
         day = (logical_date or dag_run.run_after).date()

@@ -21,6 +21,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils.validation import check_is_fitted
 
+from ml.features import closed_months
 from warehouse.db import connect
 
 RANDOM_STATE = 20260101
@@ -156,17 +157,6 @@ FEATURE_COLUMNS = [
 def add_months(month: date, count: int) -> date:
     year, index = divmod(month.month - 1 + count, 12)
     return date(month.year + year, index + 1, 1)
-
-
-def closed_months(url: str, through: date) -> list[date]:
-    """The months the lifecycle mart describes, up to ``through``."""
-    with connect(url) as conn:
-        rows = conn.execute(
-            "select distinct month_start from marts.mart_customer_lifecycle_monthly"
-            " where month_start <= %s order by month_start",
-            (through,),
-        ).fetchall()
-    return [r[0] for r in rows]
 
 
 def churn_labels(url: str, month: date, horizon: int = HORIZON_MONTHS) -> pd.Series:

@@ -53,6 +53,25 @@ def read_features(url: str, as_of_month: date) -> pd.DataFrame:
     return frame.set_index("customer_id")
 
 
+def closed_months(url: str, through: date) -> list[date]:
+    """The months the lifecycle mart describes (closed months), up to ``through``."""
+    with connect(url) as conn:
+        rows = conn.execute(
+            "select distinct month_start from marts.mart_customer_lifecycle_monthly"
+            " where month_start <= %s order by month_start",
+            (through,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def latest_closed_month(url: str, day: date) -> date:
+    """The last closed month on or before ``day`` that the lifecycle mart describes."""
+    months = closed_months(url, day)
+    if not months:
+        raise ValueError(f"no closed month on or before {day} in the lifecycle mart")
+    return months[-1]
+
+
 def numeric_features(frame: pd.DataFrame) -> list[str]:
     """The numeric feature columns of a feature table."""
     return [c for c in frame.columns if c not in KEY_COLUMNS + CATEGORICAL + FLAGS]

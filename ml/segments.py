@@ -228,19 +228,6 @@ def rfm_scores(features: pd.DataFrame) -> pd.DataFrame:
     return scores
 
 
-def latest_closed_month(url: str, day: date) -> date:
-    """The last closed month on or before ``day`` that the lifecycle mart describes."""
-    with connect(url) as conn:
-        row = conn.execute(
-            "select max(month_start) from marts.mart_customer_lifecycle_monthly"
-            " where month_start <= %s",
-            (day,),
-        ).fetchone()
-    if row is None or row[0] is None:
-        raise ValueError(f"no closed month on or before {day} in the lifecycle mart")
-    return row[0]
-
-
 def _previous_run(url: str, as_of_month: date, same_month: bool) -> tuple[int, date, dict] | None:
     """The latest finished run of this version for ``as_of_month`` (``same_month``) or for
     the latest month before it: id, month, metrics."""
