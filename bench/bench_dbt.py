@@ -29,26 +29,21 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import warehouse.dbt
-from ingest.config import SYSTEMS, load_system
-from ingest.intervals import business_day
-from ingest.load import load_entity
-from ingest.tasks import NotDelivered, check_delivered, sources_from
+from ingest.tasks import load_every_system
 from sources.demo_bank.bank import advance, bank_date, generate
 from sources.demo_bank.config import DemoBankConfig, Layout
 from warehouse.airflow_runner import dags_test, migrate_metadata
 from warehouse.bootstrap import ensure_ready
-from warehouse.cli_support import demo_crm
 from warehouse.db import connect
 from warehouse.dbt import dbt_target_path, run_dbt
 from warehouse.embedded import server_for
 from warehouse.log import setup_logging
-from warehouse.settings import WAREHOUSE_CONN_ID, Settings
+from warehouse.settings import Settings
 
 TARGET_RATIO = 0.10
 
@@ -76,49 +71,6 @@ def period_start(day: date, months: int) -> date:
     """First month of a ``months``-long simulation whose last month holds ``day``."""
     year, month = divmod(day.month - 1 - (months - 1), 12)
     return date(day.year + year, month + 1, 1)
-
-
-def entity_order(system: str) -> list[str]:
-    """The system's entities, each after the entities of the same system it references."""
-    definition = load_system(system)
-    done: list[str] = []
-    pending = list(definition.entities)
-    while pending:
-        for name in pending:
-            needs = {
-                ref.entity
-                for ref in definition.entities[name].references
-                if ref.system == system and ref.entity != name
-            }
-            if needs <= set(done):
-                done.append(name)
-                pending.remove(name)
-                break
-        else:
-            raise RuntimeError(f"{system}: circular references among {pending}")
-    return done
-
-
-def load_day(settings: Settings, day: date) -> dict[str, int]:
-    """Load every source system for ``day`` as the pipeline's ingest tasks do; rows per table."""
-    sources = sources_from(lambda conn_id: settings.connection_uris()[conn_id], settings)
-    rows: dict[str, int] = {}
-    for system in SYSTEMS:
-        definition = load_system(system)
-        with demo_crm(settings) if definition.kind == "http" else nullcontext():
-            for name in entity_order(system):
-                try:
-                    check_delivered(system, name, settings.source)
-                except NotDelivered:
-                    continue
-                result = load_entity(
-                    definition.entity(name),
-                    sources,
-                    sources.uri(WAREHOUSE_CONN_ID),
-                    *business_day(day),
-                )
-                rows[result.target_table] = result.rows_loaded
-    return rows
 
 
 @dataclass
@@ -307,7 +259,7 @@ def main() -> None:
             generate_s = time.perf_counter() - started
             say(f"loading {first_day} (the first load: all history)")
             started = time.perf_counter()
-            first_rows = load_day(settings, first_day)
+            first_rows = load_every_system(settings, first_day)
             load_first_s = time.perf_counter() - started
         builds: dict[str, dict[str, Build]] = {}
         loads: list[tuple[date, float, float, int]] = []
@@ -330,7 +282,7 @@ def main() -> None:
             advance(layout, settings.core_banking_url, day)
             publish_s = time.perf_counter() - started
             started = time.perf_counter()
-            loaded = load_day(settings, day)
+            loaded = load_every_system(settings, day)
             loads.append((day, publish_s, time.perf_counter() - started, sum(loaded.values())))
             say(f"{mode}: incremental build")
             builds[mode]["incremental"] = BUILD_MODES[mode](settings, False)
@@ -343,7 +295,7 @@ def main() -> None:
                 advance(layout, settings.core_banking_url, day)
                 publish_s = time.perf_counter() - started
                 started = time.perf_counter()
-                loaded = load_day(settings, day)
+                loaded = load_every_system(settings, day)
                 loads.append((day, publish_s, time.perf_counter() - started, sum(loaded.values())))
                 builds[mode]["excluding"] = BUILD_MODES[mode](
                     settings, False, exclude=args.daily_exclude

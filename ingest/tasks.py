@@ -7,9 +7,10 @@ connections come from Airflow connections inside tasks and from settings outside
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from contextlib import nullcontext
+from datetime import date, datetime
 
-from ingest.config import delivered, load_system
+from ingest.config import SYSTEMS, delivered, load_system
 from ingest.extract_files import deliveries
 from ingest.intervals import business_day
 from ingest.landing import NotReady
@@ -101,3 +102,49 @@ def upstream_loaded(system: str, logical_date: datetime, sources: Sources) -> tu
     if missing:
         return False, f"waiting for {', '.join(missing)} to be loaded through {end:%Y-%m-%d}"
     return True, "upstream loaded"
+
+
+def entity_order(system: str) -> list[str]:
+    """The system's entities, each after the entities of the same system it references."""
+    definition = load_system(system)
+    done: list[str] = []
+    pending = list(definition.entities)
+    while pending:
+        for name in pending:
+            needs = {
+                ref.entity
+                for ref in definition.entities[name].references
+                if ref.system == system and ref.entity != name
+            }
+            if needs <= set(done):
+                done.append(name)
+                pending.remove(name)
+                break
+        else:
+            raise RuntimeError(f"{system}: circular references among {pending}")
+    return done
+
+
+def load_every_system(settings: Settings, day: date) -> dict[str, int]:
+    """Load every source system for ``day`` in the order the pipeline's ingest tasks do,
+    outside Airflow (benchmarks, tests, backfills); rows loaded per raw table."""
+    from warehouse.cli_support import demo_crm
+
+    sources = sources_from(lambda conn_id: settings.connection_uris()[conn_id], settings)
+    rows: dict[str, int] = {}
+    for system in SYSTEMS:
+        definition = load_system(system)
+        with demo_crm(settings) if definition.kind == "http" else nullcontext():
+            for name in entity_order(system):
+                try:
+                    check_delivered(system, name, settings.source)
+                except NotDelivered:
+                    continue
+                result = load_entity(
+                    definition.entity(name),
+                    sources,
+                    sources.uri(WAREHOUSE_CONN_ID),
+                    *business_day(day),
+                )
+                rows[result.target_table] = result.rows_loaded
+    return rows

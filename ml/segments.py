@@ -2,7 +2,9 @@
 
 Segments: k-means on log-transformed, standardised features (contribution, balances,
 product depth, transaction frequency and recency, digital share, age, tenure); k is the
-one with the best silhouette over K_RANGE. Names are business words that stay with the
+fewest segments whose silhouette is within K_TOLERANCE of the best over K_RANGE (fewer
+segments are easier to act on, and near-ties between k would otherwise flip with the
+k-means seed). Names are business words that stay with the
 same group of customers from run to run: the new centroids are matched to the previous
 run's (kept in its metrics, in feature units) by the assignment that minimises the total
 distance; without a previous run the segments are named in order of value.
@@ -41,7 +43,7 @@ from warehouse.log import get_logger
 log = get_logger("ml.segments")
 
 MODEL_NAME = "value_segments"
-MODEL_VERSION = "0.2.0"
+MODEL_VERSION = "0.3.0"
 FEATURES = [
     "contribution_t12m",
     "deposit_balance",
@@ -59,8 +61,8 @@ LOG_FEATURES = ["contribution_t12m", "deposit_balance", "loan_balance", "txns_3m
 VALUE_FEATURES = ["contribution_t12m", "deposit_balance", "loan_balance", "product_depth"]
 SEGMENT_NAMES = ["Top value", "High value", "Core", "Developing", "Entry", "Minimal"]
 K_RANGE = range(3, 7)
-# A retrain keeps the previous number of segments unless another k separates the
-# customers clearly better (silhouette higher by more than this).
+# Silhouettes this close count as a tie: the fewest segments win, and a retrain keeps the
+# previous number of segments unless another k separates the customers clearly better.
 K_TOLERANCE = 0.05
 SILHOUETTE_SAMPLE = 10_000
 RANDOM_STATE = 20260101
@@ -158,13 +160,16 @@ def _silhouette(scaled: np.ndarray, labels: np.ndarray) -> float:
 
 
 def fit_segments(
-    features: pd.DataFrame, previous: dict[str, dict[str, float]] | None = None
+    features: pd.DataFrame,
+    previous: dict[str, dict[str, float]] | None = None,
+    random_state: int = RANDOM_STATE,
 ) -> SegmentFit:
     """Cluster the customers and name the clusters.
 
-    k is the best silhouette over K_RANGE; with a previous run, its k is kept while its
-    silhouette is within K_TOLERANCE of the best, and k-means starts from its centroids,
-    so that a retrain on similar data finds the same segments under the same names.
+    k is the smallest in K_RANGE with a silhouette within K_TOLERANCE of the best; with a
+    previous run, its k is kept while its silhouette is within K_TOLERANCE of the best,
+    and k-means starts from its centroids, so that a retrain on similar data finds the
+    same segments under the same names. ``random_state`` seeds k-means.
     """
     if len(features) < max(K_RANGE) * 2:
         raise ValueError(f"too few customers to segment: {len(features)}")
@@ -173,10 +178,11 @@ def fit_segments(
     scaled = scaler.transform(_transform(raw))
     fits: dict[int, tuple[float, np.ndarray]] = {}
     for k in K_RANGE:
-        labels = KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE).fit_predict(scaled)
+        labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(scaled)
         fits[k] = (_silhouette(scaled, labels), labels)
-    k = max(fits, key=lambda candidate: fits[candidate][0])
-    if previous and len(previous) in fits and fits[len(previous)][0] >= fits[k][0] - K_TOLERANCE:
+    best = max(score for score, _ in fits.values())
+    k = min(candidate for candidate, (score, _) in fits.items() if score >= best - K_TOLERANCE)
+    if previous and len(previous) in fits and fits[len(previous)][0] >= best - K_TOLERANCE:
         k = len(previous)
         start = scaler.transform(_transform(pd.DataFrame(list(previous.values()))[FEATURES]))
         labels = KMeans(n_clusters=k, init=start, n_init=1).fit_predict(scaled)
@@ -282,7 +288,8 @@ def label_customers(
         "features": FEATURES,
         "log_features": LOG_FEATURES,
         "k_range": list(K_RANGE),
-        "k_criterion": "silhouette",
+        "k_criterion": "fewest segments with a silhouette within k_tolerance of the best",
+        "k_tolerance": K_TOLERANCE,
         "random_state": RANDOM_STATE,
         "rfm_segments": RFM_SEGMENTS,
         "previous_run": previous[0] if previous else None,

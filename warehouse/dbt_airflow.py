@@ -9,15 +9,18 @@ one dbt process per model (Cosmos' default) costs several times more on this pro
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
-from warehouse.dbt import DBT_PROJECT_DIR, dbt_run_env, ensure_manifest
+from warehouse.dbt import DBT_PROJECT_DIR, dbt_run_env, dbt_target_path, ensure_manifest
 from warehouse.settings import WAREHOUSE_CONN_ID, get_settings
 
 DBT_PROFILE = "crm_warehouse"
 DBT_TARGET = "dev"
 PRODUCER_SUFFIX = ".dbt_producer_watcher"
 PRODUCER_DONE_SUFFIX = ".dbt_producer_watcher_done"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def connection_env(conn_id: str) -> dict[str, str]:
@@ -99,8 +102,33 @@ def _follow_the_producer(group, trigger_rule: str) -> None:
     # run its model alone: fail the build at once instead and let the run be retried whole.
     producer.retries = 0
     producer.trigger_rule = trigger_rule
+    callbacks = producer.on_execute_callback or []
+    if not isinstance(callbacks, list):
+        callbacks = [callbacks]
+    producer.on_execute_callback = [*callbacks, reuse_partial_parse]
     for task in group:
         if task is producer or task.task_id.endswith(PRODUCER_DONE_SUFFIX):
             continue
         if not any(up.startswith(f"{group.group_id}.") for up in task.upstream_task_ids):
             producer >> task
+
+
+def reuse_partial_parse(context: Any) -> None:
+    """Hand the build the partial-parse cache of the project's last dbt run.
+
+    Cosmos runs dbt in a fresh copy of the project and seeds it from its own cache, which
+    only its previous builds fill; the plain dbt runs (`crm dbt`, freshness checks, the
+    ML refresh) keep theirs in the state folder. Without the newer of the two, dbt parses
+    the ~1,100 nodes from scratch (about 15 s at every build).
+    """
+    cache_dir = getattr(context["task"], "cache_dir", None)
+    ours = dbt_target_path(get_settings()) / PARTIAL_PARSE_FILE
+    if cache_dir is None or not ours.exists():
+        return
+    cached = Path(cache_dir) / "target" / PARTIAL_PARSE_FILE
+    if cached.exists() and cached.stat().st_mtime >= ours.stat().st_mtime:
+        return
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staged = cached.with_suffix(".tmp")
+    shutil.copy2(ours, staged)
+    staged.replace(cached)
