@@ -21,6 +21,7 @@ COMMANDS = [
     ["demo-bank", "generate"],
     ["demo-bank", "advance"],
     ["demo-bank", "serve-crm"],
+    ["demo-bank", "check-ml"],
     ["berka"],
     ["berka", "load"],
 ]
@@ -74,3 +75,13 @@ def test_bad_setting_is_one_clear_line(tmp_path) -> None:
     assert done.returncode == 1
     assert "CRM_PG_PORT='not-a-port' is not a whole number" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_ml_without_a_demo_bank_says_what_to_do_first(tmp_path) -> None:
+    done = run_crm(
+        ["demo-bank", "check-ml"],
+        {"CRM_STATE_DIR": str(tmp_path), "CRM_PG_PORT": str(free_port())},
+        60,
+    )
+    assert done.returncode == 1
+    assert "no demo bank here" in done.stderr and "Traceback" not in done.stderr

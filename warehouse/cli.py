@@ -178,6 +178,33 @@ def demo_advance(
     _print_counts(counts)
 
 
+@demo_app.command("check-ml")
+@friendly_errors
+def demo_check_ml(
+    through: Annotated[
+        str | None, typer.Option("--through", help="Last day (YYYY-MM-DD); default the bank date")
+    ] = None,
+) -> None:
+    """Run the ML models on the built warehouse and measure them against the demo bank's
+    hidden truth (churn AUC, stage agreement, anomaly precision and recall, segment
+    stability); recorded in ml.model_runs as demo_truth_check."""
+    import json
+
+    from ml.truth import check_against_truth
+    from sources.demo_bank.bank import bank_date
+    from sources.demo_bank.config import Layout
+
+    settings = _settings()
+    day = _parse_date(through, "--through") or bank_date(Layout(settings.data_dir))
+    if day is None:
+        _fail("no demo bank here: run `crm demo-bank generate` and `crm run` first")
+    try:
+        figures = check_against_truth(settings.warehouse_url, settings.data_dir, day)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(figures, indent=2))
+
+
 @demo_app.command("serve-crm")
 @friendly_errors
 def demo_serve_crm(
