@@ -138,6 +138,8 @@ def tree_rules(tree: DecisionTreeClassifier, feature_names: list[str]) -> list[R
 MODEL_NAME = "propensity"
 MODEL_VERSION = "0.1.0"
 WEALTH_TARGET = "has_wealth"
+# The tree's class (and rule prediction) for holders of wealth products.
+WEALTH_CLASS = "wealth customer"
 # What the bank knows of a customer that does not already say "holds wealth products".
 WEALTH_FEATURES = [
     "age_years",
@@ -175,7 +177,7 @@ def wealth_tree(features: pd.DataFrame) -> tuple[DecisionTreeClassifier, float]:
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     inputs = features[WEALTH_FEATURES].fillna(0.0)
-    target = features[WEALTH_TARGET].map({True: "wealth customer", False: "not yet"})
+    target = features[WEALTH_TARGET].map({True: WEALTH_CLASS, False: "not yet"})
     tree = DecisionTreeClassifier(
         criterion="entropy",
         max_depth=TREE_MAX_DEPTH,
@@ -242,7 +244,7 @@ def label_propensity(
         tree, auc = wealth_tree(features)
         rules = tree_rules(tree, WEALTH_FEATURES)
         inputs = features[WEALTH_FEATURES].fillna(0.0)
-        wealth_column = list(tree.classes_).index("wealth customer")
+        wealth_column = list(tree.classes_).index(WEALTH_CLASS)
         propensity = tree.predict_proba(inputs)[:, wealth_column]
         leaves = tree.apply(inputs)
         metrics["wealth_tree_auc_cv"] = round(auc, 4)

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from warehouse.db import connect
 
 _LAYERS = ("raw", "staging", "marts", "ml")
+WEALTH_RULES_SHOWN = 3
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Summary:
     tables: dict[str, int] = field(default_factory=dict)
     last_gate: dict[str, object] | None = None
     segments: dict[str, int] = field(default_factory=dict)
+    wealth_rules: list[str] = field(default_factory=list)
     batches: list[dict[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -26,11 +28,14 @@ class Summary:
             "tables": self.tables,
             "last_gate": self.last_gate,
             "segments": self.segments,
+            "wealth_rules": self.wealth_rules,
             "batches": self.batches,
         }
 
 
 def collect(url: str) -> Summary:
+    from ml.propensity import WEALTH_CLASS
+
     summary = Summary()
     with connect(url, autocommit=True) as conn:
         relations = conn.execute(
@@ -65,6 +70,19 @@ def collect(url: str) -> Summary:
                     " group by segment_name order by min(segment_id)"
                 ).fetchall()
             )
+        if conn.execute("select to_regclass('ml.propensity_rules')").fetchone()[0]:
+            # The latest propensity run's rules for wealth customers, surest first.
+            summary.wealth_rules = [
+                text
+                for (text,) in conn.execute(
+                    "select rule_text from ml.propensity_rules"
+                    " where prediction = %s and model_run_id = (select max(model_run_id)"
+                    "  from ml.model_runs where model_name = 'propensity'"
+                    "  and finished_at is not null)"
+                    " order by confidence desc, rule_support desc limit %s",
+                    (WEALTH_CLASS, WEALTH_RULES_SHOWN),
+                )
+            ]
         summary.batches = [
             dict(zip(("target", "status", "received", "loaded", "quarantined"), row, strict=True))
             for row in conn.execute(
@@ -98,6 +116,9 @@ def render(summary: Summary) -> str:
     if summary.segments:
         lines.append("Customer segments (ml.current_customer_segments):")
         lines.extend(f"  {name:<12} {count:>6}" for name, count in summary.segments.items())
+    if summary.wealth_rules:
+        lines.append("Who buys wealth management (ml.propensity_rules, surest first):")
+        lines.extend(f"  {rule}" for rule in summary.wealth_rules)
     return "\n".join(lines)
 
 

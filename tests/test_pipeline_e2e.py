@@ -113,6 +113,9 @@ def test_pipeline_builds_every_stage(first_run) -> None:
     assert state["unbalanced"] == 0
     assert "succeeded" in done.stdout and "Where to look next" in done.stdout
     assert "mart_customer_balances" in done.stdout
+    # The wealth-management rules are shown to the reader, not only stored.
+    assert "Who buys wealth management" in done.stdout
+    assert "THEN wealth customer (support" in done.stdout
 
 
 def test_contribution_components_match_an_independent_computation(first_run, settings) -> None:

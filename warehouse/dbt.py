@@ -16,6 +16,8 @@ from warehouse.settings import PROJECT_ROOT, Settings
 log = get_logger("dbt")
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_PROFILE = "crm_warehouse"
+DBT_TARGET = "dev"
 
 
 # Everything built on the ML labels (models/staging/ml): rebuilt after the ML stage writes.
@@ -65,6 +67,12 @@ def run_dbt(args: list[str], url: str, settings: Settings) -> list[str]:
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
+        # Named as Cosmos names them: dbt's partial-parse cache is only reused by a run
+        # with the same profile and target arguments.
+        "--profile",
+        DBT_PROFILE,
+        "--target",
+        DBT_TARGET,
     ]
     log.info("running %s", " ".join(["dbt", *args]))
     lines: list[str] = []

@@ -13,11 +13,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from warehouse.dbt import DBT_PROJECT_DIR, dbt_run_env, dbt_target_path, ensure_manifest
+from warehouse.dbt import (
+    DBT_PROFILE,
+    DBT_PROJECT_DIR,
+    DBT_TARGET,
+    dbt_run_env,
+    dbt_target_path,
+    ensure_manifest,
+)
 from warehouse.settings import WAREHOUSE_CONN_ID, get_settings
 
-DBT_PROFILE = "crm_warehouse"
-DBT_TARGET = "dev"
 PRODUCER_SUFFIX = ".dbt_producer_watcher"
 PRODUCER_DONE_SUFFIX = ".dbt_producer_watcher_done"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
