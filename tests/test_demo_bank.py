@@ -279,3 +279,19 @@ def test_loans_fall_behind_and_complaints_precede_churn(bank) -> None:
         stayers * CFG.months
     )
     assert leavers.sum() > 20 and leaver_rate > 3 * stayer_rate, (leaver_rate, stayer_rate)
+
+
+def test_policies_start_after_their_customer_joined(bank) -> None:
+    """A policy delivered before its customer exists in core banking would be quarantined
+    as an orphan by the loader: the bank sells insurance to its customers only."""
+    layout, _, _ = bank
+    policies = pd.concat(
+        pd.read_csv(path, usecols=["customer_id", "start_date"])
+        for path in layout.drop("wealth").glob("*/insurance_policies.csv")
+    )
+    joined = pd.read_parquet(layout.truth / "customers.parquet").set_index("customer_id")
+    start = pd.to_datetime(policies["start_date"])
+    start_index = (start.dt.year - CFG.start.year) * 12 + start.dt.month - CFG.start.month
+    join_index = joined.loc[policies["customer_id"], "join_month"].to_numpy()
+    assert len(policies) > 100
+    assert (start_index.to_numpy() > join_index).all()

@@ -199,7 +199,8 @@ def draw_wealth_and_insurance(
             "policy_id": np.arange(880_000_001, 880_000_001 + len(idx)),
             "customer_id": f["customer_id"].to_numpy()[idx],
             "product_code": kinds,
-            "open_month": f["join_month"].to_numpy()[idx] + rng.integers(0, 18, len(idx)),
+            # From the month after joining: a policy never starts before its customer exists.
+            "open_month": f["join_month"].to_numpy()[idx] + rng.integers(1, 18, len(idx)),
             "annual_premium": premium,
             "commission_rate": np.where(kinds == "INS_LIFE", 0.25, 0.15),
             "start_offset_days": rng.integers(0, 28, len(idx)),

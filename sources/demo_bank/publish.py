@@ -176,6 +176,10 @@ def publish_files(layout: Layout, cfg: DemoBankConfig, lo: date | None, hi: date
                 # Rows from before the simulation arrive in its first day's delivery.
                 day_of = day_of.where(day_of >= first_day, first_day)
                 for day, part in frame.groupby(day_of, sort=True):
+                    if column == "updated_at":
+                        # A day's delivery holds each record once, as it stood at the end of
+                        # the day (a card issued and cancelled that day arrives cancelled).
+                        part = _latest(part, list(spec.primary_key))
                     name = str(spec.options["file"]).format(yyyymmdd=f"{day:%Y%m%d}")
                     _write_file(part[columns], root / day.isoformat() / name, spec.options)
                     written.add(day)
