@@ -43,6 +43,9 @@ def test_airflow_env_carries_connections_and_metadata() -> None:
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(PROJECT_ROOT / "dags")
     assert env["AIRFLOW_HOME"] == "/tmp/x/airflow"
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    # Cosmos keeps its dbt cache with the project's state and reports nothing outside.
+    assert env["AIRFLOW__COSMOS__CACHE_DIR"] == "/tmp/x/cosmos"
+    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
 
 
 def test_airflow_own_settings_pass_through_and_win() -> None:

@@ -341,6 +341,8 @@ class Settings:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.airflow_home / "logs"),
             # Cosmos' partial-parse cache per project state (its default is shared in /tmp).
             "AIRFLOW__COSMOS__CACHE_DIR": str(self.state_dir / "cosmos"),
+            # A bank's pipeline does not report its runs to Cosmos' makers.
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": self.warehouse_url,
             f"AIRFLOW_CONN_{CORE_BANKING_CONN_ID.upper()}": self.core_banking_url,
             f"AIRFLOW_CONN_{CRM_API_CONN_ID.upper()}": self.crm_api_uri,
