@@ -122,8 +122,8 @@ def reuse_partial_parse(context: Any) -> None:
     """Hand the build the partial-parse cache of the project's last dbt run.
 
     Cosmos runs dbt in a fresh copy of the project and seeds it from its own cache, which
-    only its previous builds fill; the plain dbt runs (`crm dbt`, freshness checks, the
-    ML refresh) keep theirs in the state folder. Without the newer of the two, dbt parses
+    only its previous builds fill; the plain dbt runs (`dbt parse` for the DAGs, the
+    freshness checks, the ML refresh) keep theirs in the state folder. Without the newer of the two, dbt parses
     the ~1,100 nodes from scratch (about 15 s at every build).
     """
     cache_dir = getattr(context["task"], "cache_dir", None)
