@@ -123,8 +123,8 @@ def reuse_partial_parse(context: Any) -> None:
 
     Cosmos runs dbt in a fresh copy of the project and seeds it from its own cache, which
     only its previous builds fill; the plain dbt runs (`dbt parse` for the DAGs, the
-    freshness checks, the ML refresh) keep theirs in the state folder. Without the newer of the two, dbt parses
-    the ~1,100 nodes from scratch (about 15 s at every build).
+    freshness checks, the ML refresh) keep theirs in the state folder. Without the newer
+    of the two, dbt parses the ~1,100 nodes from scratch (about 15 s at every build).
     """
     cache_dir = getattr(context["task"], "cache_dir", None)
     ours = dbt_target_path(get_settings()) / PARTIAL_PARSE_FILE
