@@ -463,6 +463,8 @@ def test_settings_inside_the_containers_match_the_compose_shape(name: str) -> No
     assert derived["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
     assert derived["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+    assert env["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"] == "False"
+    assert derived["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"] == "False"
     assert derived["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"].lower() == "false"
     assert (
         derived["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

@@ -46,6 +46,8 @@ def test_airflow_env_carries_connections_and_metadata() -> None:
     # Cosmos keeps its dbt cache with the project's state and reports nothing outside.
     assert env["AIRFLOW__COSMOS__CACHE_DIR"] == "/tmp/x/cosmos"
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+    # The build is retried whole, so no per-record backup of its statuses.
+    assert env["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"] == "False"
 
 
 def test_airflow_own_settings_pass_through_and_win() -> None:
