@@ -2,23 +2,32 @@
     Fails for every customer-month where mart_customer_product_depth_monthly
     disagrees with fct_customer_holdings_monthly: product_depth must equal
     the categories held, the number of true has_<category> flags and the
-    items of held_categories; products must equal the products held.
+    items of held_categories; products must equal the products held. After
+    an incremental build only the months it rebuilt are checked (the others
+    were checked when they were built).
 -#}
 {%- set categories = [
     'current_account', 'savings', 'term_deposit', 'mortgage', 'consumer_loan',
     'business_loan', 'debit_card', 'credit_card', 'wealth', 'insurance'
 ] -%}
+{%- set scope = incremental_test_scope(ref('mart_customer_product_depth_monthly')) -%}
 with
 
 depth as (
 
     select * from {{ ref('mart_customer_product_depth_monthly') }}
+    {%- if scope %}
+        where {{ scope }}
+    {%- endif %}
 
 ),
 
 holdings as (
 
     select * from {{ ref('fct_customer_holdings_monthly') }}
+    {%- if scope %}
+        where {{ scope }}
+    {%- endif %}
 
 ),
 
