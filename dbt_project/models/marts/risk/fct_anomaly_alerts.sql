@@ -17,7 +17,7 @@
     Incremental: a run recomputes only the account-days that hold a
     fct_transactions row from a load batch newer than the newest batch behind
     any alert held (the watermark, read once at compile time so the batch
-    filter is a literal the planner can use). Before that, a pre-hook deletes
+    filter is a literal the planner can use). Before that, pre-hooks delete
     the rule alerts of those account-days (an account-day may no longer reach
     a threshold after a correction) and every model alert (the ML stage
     replaces them as a whole). Account-days are recomputed from all their
@@ -42,22 +42,27 @@
             {'columns': ['account_id', 'alert_date']},
             {'columns': ['customer_id', 'month_start']},
         ],
-        pre_hook="
-            {% if is_incremental() %}
+        pre_hook=[
+            "{% if is_incremental() %}
+            delete from {{ this }} as held where held.alert_source = 'model'
+            {% endif %}",
+            "{% if is_incremental() %}
             delete from {{ this }} as held
+            using (
+                select distinct touched.account_id, touched.txn_date
+                from {{ ref('fct_transactions') }} as touched
+                where touched.batch_id > (
+                    select coalesce(max(newest.last_batch_id), 0)
+                    from {{ this }} as newest
+                    where newest.alert_source = 'rule'
+                )
+            ) as touched
             where
-                held.alert_source = 'model'
-                or (held.alert_source = 'rule' and (held.account_id, held.alert_date) in (
-                    select touched.account_id, touched.txn_date
-                    from {{ ref('fct_transactions') }} as touched
-                    where touched.batch_id > (
-                        select coalesce(max(newest.last_batch_id), 0)
-                        from {{ this }} as newest
-                        where newest.alert_source = 'rule'
-                    )
-                ))
-            {% endif %}
-        ",
+                held.alert_source = 'rule'
+                and held.account_id = touched.account_id
+                and held.alert_date = touched.txn_date
+            {% endif %}",
+        ],
     )
 }}
 
